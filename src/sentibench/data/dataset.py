@@ -1,0 +1,148 @@
+"""The one data form every model sees: rows (id, text, label, rating|null) in train /
+validation / test, read from a prepared folder (the cache, the bundled sample, or a user's).
+
+A prepared folder holds `train.parquet` and `test.parquet` (or `.jsonl`) with the columns
+above and, when sentibench wrote it, `manifest.json` (source, counts, sha256 of each file).
+Validation is carved from train only (stratified, seeded); test is never used for a choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from sentibench.errors import DataError
+
+COLUMNS = ("id", "text", "label", "rating")
+SAMPLE_DIR = Path(__file__).parent / "sample"
+
+
+def sentibench_home() -> Path:
+    return Path(os.environ.get("SENTIBENCH_HOME", Path.home() / ".cache" / "sentibench"))
+
+
+def imdb_dir() -> Path:
+    """Where `sentibench data fetch imdb` puts the prepared full dataset."""
+    return sentibench_home() / "imdb"
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: pd.DataFrame
+    validation: pd.DataFrame
+    test: pd.DataFrame
+    source: str  # "sample", "imdb (npm)", or a folder path
+    sha256: str  # of the prepared files, so a run names exactly the data it saw
+
+    def summary(self) -> dict:
+        return {
+            "source": self.source,
+            "sha256": self.sha256,
+            "counts": {
+                name: {"n": len(frame), "positive": int(frame["label"].sum())}
+                for name, frame in (("train", self.train), ("validation", self.validation),
+                                    ("test", self.test))
+            },
+        }  # fmt: skip
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Check columns, labels, empty texts and duplicate ids; return the frame in canonical dtypes."""
+    missing = [c for c in ("id", "text", "label") if c not in frame.columns]
+    if missing:
+        raise DataError(f"{where} lacks column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}.")
+    if "rating" not in frame.columns:
+        frame = frame.assign(rating=pd.NA)
+    frame = frame[list(COLUMNS)].reset_index(drop=True)
+    if frame["text"].isna().any():
+        row = int(frame.index[frame["text"].isna()][0])
+        raise DataError(f"{where} row {row + 1} has no text.")
+    frame["id"] = frame["id"].astype(str)
+    frame["text"] = frame["text"].astype(str)
+    empty = frame["text"].str.strip() == ""
+    if empty.any():
+        row = int(np.flatnonzero(empty.to_numpy())[0])
+        raise DataError(f"{where} row {row + 1} (id {frame['id'][row]}) has empty text.")
+    bad_label = ~frame["label"].isin([0, 1])
+    if bad_label.any():
+        row = int(np.flatnonzero(bad_label.to_numpy())[0])
+        raise DataError(f"{where} row {row + 1} has label {frame['label'][row]!r}; expected 0 or 1.")
+    duplicated = frame["id"].duplicated()
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated.to_numpy())[0])
+        raise DataError(f"{where} row {row + 1} repeats id {frame['id'][row]!r}.")
+    frame["label"] = frame["label"].astype(np.int64)
+    frame["rating"] = pd.array(frame["rating"], dtype="Int64")
+    return frame
+
+
+def _read_split(folder: Path, split: str) -> tuple[pd.DataFrame, Path]:
+    for suffix in (".parquet", ".jsonl"):
+        path = folder / f"{split}{suffix}"
+        if path.exists():
+            try:
+                if suffix == ".parquet":
+                    frame = pd.read_parquet(path)
+                else:
+                    frame = pd.read_json(path, lines=True, dtype={"id": str})
+            except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
+                raise DataError(f"{path} cannot be read ({type(exc).__name__}: {exc}).") from None
+            return validate_frame(frame, str(path)), path
+    raise DataError(f"{folder} has no {split}.parquet or {split}.jsonl; prepare it with "
+                    "`sentibench data fetch` or point --data at a prepared folder.")  # fmt: skip
+
+
+def resolve_data(data: str) -> tuple[Path, str]:
+    """Map --data (auto | sample | imdb | PATH) to a prepared folder and a display name."""
+    if data == "auto":
+        data = "imdb" if (imdb_dir() / "manifest.json").exists() else "sample"
+    if data == "sample":
+        return SAMPLE_DIR, "sample"
+    if data == "imdb":
+        if not (imdb_dir() / "manifest.json").exists():
+            raise DataError(f"No full IMDB data in {imdb_dir()}; run `sentibench data fetch imdb` first.")
+        return imdb_dir(), "imdb"
+    path = Path(data).expanduser()
+    if not path.is_dir():
+        raise DataError(f"--data {data}: no such folder (use sample, imdb, or a prepared folder).")
+    return path, str(path)
+
+
+def load_official(data: str) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
+    """The official train and test frames of a prepared folder, its name and a combined sha256."""
+    folder, name = resolve_data(data)
+    train, train_path = _read_split(folder, "train")
+    test, test_path = _read_split(folder, "test")
+    shared = set(train["id"]) & set(test["id"])
+    if shared:
+        raise DataError(f"{folder}: id {sorted(shared)[0]!r} is in both train and test.")
+    combined = hashlib.sha256((sha256_file(train_path) + sha256_file(test_path)).encode()).hexdigest()
+    return train, test, name, combined
+
+
+def carve_validation(train: pd.DataFrame, val_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified, seeded split of the official train set into train and validation."""
+    fit, validation = train_test_split(
+        train, test_size=val_fraction, random_state=seed, stratify=train["label"]
+    )
+    return fit.reset_index(drop=True), validation.reset_index(drop=True)
+
+
+def load_splits(data: str = "auto", val_fraction: float = 0.1, seed: int = 0) -> Splits:
+    train, test, name, digest = load_official(data)
+    fit, validation = carve_validation(train, val_fraction, seed)
+    return Splits(fit, validation, test, name, digest)

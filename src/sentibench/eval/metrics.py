@@ -1,0 +1,55 @@
+"""Classification metrics, confidence intervals and paired significance tests."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import binomtest, norm
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+
+def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (better than normal near 0 or 1)."""
+    if total <= 0:
+        raise ValueError("wilson_interval needs at least one trial")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / total
+    denominator = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall, confusion matrix and 95% Wilson CI."""
+    labels = np.asarray(labels, dtype=np.int64)
+    predictions = np.asarray(predictions, dtype=np.int64)
+    if labels.shape != predictions.shape or labels.size == 0:
+        raise ValueError("labels and predictions must be non-empty and of equal length")
+    correct = int((labels == predictions).sum())
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predictions, labels=[0, 1], zero_division=0
+    )
+    low, high = wilson_interval(correct, labels.size)
+    return {
+        "accuracy": correct / labels.size,
+        "accuracy_ci95": [low, high],
+        "macro_f1": float(np.mean(f1)),
+        "precision": {"negative": float(precision[0]), "positive": float(precision[1])},
+        "recall": {"negative": float(recall[0]), "positive": float(recall[1])},
+        "confusion_matrix": confusion_matrix(labels, predictions, labels=[0, 1]).tolist(),
+        "n": int(labels.size),
+        "positive_rate": float(predictions.mean()),
+    }
+
+
+def mcnemar_exact(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
+    """Exact McNemar test on the discordant pairs of two classifiers over the same items."""
+    right_a = np.asarray(pred_a) == np.asarray(labels)
+    right_b = np.asarray(pred_b) == np.asarray(labels)
+    only_a = int((right_a & ~right_b).sum())
+    only_b = int((~right_a & right_b).sum())
+    discordant = only_a + only_b
+    p_value = 1.0 if discordant == 0 else binomtest(only_a, discordant, 0.5).pvalue
+    return {"only_a_right": only_a, "only_b_right": only_b, "p_value": float(p_value)}

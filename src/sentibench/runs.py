@@ -1,0 +1,162 @@
+"""Run records: the layout of runs/<name>/, atomic writes, and loading a finished run.
+
+    runs/<name>/
+      config.json      model, resolved config, data source + sha256, versions, git commit, command
+      status.json      {"status": running|complete|collapsed|failed, "message": ...}
+      metrics.json     test metrics (accuracy, CI, F1, confusion), timings, memory, parameters
+      predictions.csv  Kaggle submission format `id,sentiment` plus `prob_positive`
+      history.jsonl    one JSON object per epoch (training curves)
+      train.log        human-readable log
+      model/           weights in a safe format (safetensors / npz / json), never pickle
+      checkpoint/      resume state of an unfinished run (removed when the run completes)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sentibench.errors import SentibenchError
+
+STATUSES = ("running", "complete", "collapsed", "failed")
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SentibenchError(f"{path} does not exist; is this a sentibench run directory?") from None
+    except json.JSONDecodeError as exc:
+        raise SentibenchError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RunDir:
+    """Writer for one run directory; every file is written atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / "config.json")
+    status_path = property(lambda self: self.path / "status.json")
+    metrics_path = property(lambda self: self.path / "metrics.json")
+    predictions_path = property(lambda self: self.path / "predictions.csv")
+    history_path = property(lambda self: self.path / "history.jsonl")
+    log_path = property(lambda self: self.path / "train.log")
+    model_dir = property(lambda self: self.path / "model")
+    checkpoint_dir = property(lambda self: self.path / "checkpoint")
+
+    def create(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def status(self) -> str | None:
+        if not self.status_path.exists():
+            return None
+        return read_json(self.status_path).get("status")
+
+    def set_status(self, status: str, message: str | None = None) -> None:
+        assert status in STATUSES, status
+        atomic_write_json(self.status_path, {"status": status, "message": message, "at": now_iso()})
+
+    def log(self, message: str) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as handle:
+            handle.write(f"{now_iso()} {message}\n")
+
+    def append_history(self, row: dict[str, Any]) -> None:
+        with open(self.history_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+
+    def history(self) -> list[dict[str, Any]]:
+        if not self.history_path.exists():
+            return []
+        lines = self.history_path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def truncate_history(self, epochs: int) -> None:
+        """Keep the first `epochs` rows (a resumed run rewrites what came after its checkpoint)."""
+        rows = [r for r in self.history() if r.get("epoch", 0) <= epochs]
+        atomic_write_text(self.history_path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run directory as read back: what reports, leaderboard and predict work from."""
+
+    path: Path
+    config: dict[str, Any]
+    status: str
+    message: str | None
+    metrics: dict[str, Any] | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def model(self) -> str:
+        return self.config["model"]
+
+
+def load_run(path: Path) -> RunRecord:
+    """Read a run directory (any status)."""
+    run = RunDir(path)
+    if not run.config_path.exists():
+        raise SentibenchError(f"{path} is not a sentibench run directory (no config.json).")
+    status = read_json(run.status_path) if run.status_path.exists() else {"status": "running"}
+    metrics = read_json(run.metrics_path) if run.metrics_path.exists() else None
+    return RunRecord(Path(path), read_json(run.config_path), status["status"], status.get("message"), metrics)
+
+
+def list_runs(root: Path) -> list[RunRecord]:
+    """Every run directory under `root` (one level), sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [load_run(p) for p in sorted(root.iterdir()) if (p / "config.json").exists()]
+
+
+def load_predictor(path: Path):  # noqa: ANN201 - returns a Predictor
+    """Rebuild the trained model of a complete run, ready for predict_proba(texts)."""
+    from sentibench.config import apply_values
+    from sentibench.registry import get_spec
+
+    record = load_run(Path(path))
+    if record.status != "complete":
+        raise SentibenchError(f"Run {path} is {record.status}, not complete; nothing to load.")
+    recipe = get_spec(record.model).load_recipe()
+    config = apply_values(recipe.config_cls(), record.config["config"])
+    return recipe.load(config, RunDir(path).model_dir)
