@@ -93,11 +93,15 @@ def apply_values(config: T, values: dict[str, Any], prefix: str = "") -> T:
         full = f"{prefix}{key}"
         if key not in fields:
             known = ", ".join(sorted(fields))
-            raise ConfigError(f"Unknown config key '{full}' for {type(config).__name__}; known: {known}.")
+            raise ConfigError(
+                f"Unknown config key '{full}' for {type(config).__name__}; known: {known}."
+            )
         current = getattr(config, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"Config key '{full}' is a table; set its fields as {full}.NAME=...")
+                raise ConfigError(
+                    f"Config key '{full}' is a table; set its fields as {full}.NAME=..."
+                )
             changes[key] = apply_values(current, value, prefix=f"{full}.")
         else:
             changes[key] = _coerce(value, hints[key], full)

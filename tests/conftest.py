@@ -1,0 +1,119 @@
+"""Shared fixtures: an isolated SENTIBENCH_HOME, one torch thread, and a tiny fake recipe."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sentibench.config import BaseConfig
+from sentibench.registry import REGISTRY, ModelSpec
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's cache, or reaches a hub."""
+    home = tmp_path_factory.mktemp("sentibench_home")
+    monkeypatch.setenv("SENTIBENCH_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+@dataclass
+class KeywordConfig(BaseConfig):
+    """A model with a handful of parameters, so runner and CLI tests take milliseconds."""
+
+    words: list[str] = field(default_factory=lambda: ["great", "excellent", "bad", "worst"])
+    collapse: bool = False
+
+
+class KeywordPredictor:
+    def __init__(self, weights: dict[str, float]) -> None:
+        self.weights = weights
+        self.n_parameters = len(weights)
+
+    def predict_proba(self, texts):
+        scores = [sum(w * t.lower().count(k) for k, w in self.weights.items()) for t in texts]
+        return 1 / (1 + np.exp(-np.asarray(scores, dtype=float)))
+
+    def save(self, directory: Path) -> None:
+        (Path(directory) / "weights.json").write_text(json.dumps(self.weights))
+
+
+class KeywordRecipe:
+    config_cls = KeywordConfig
+
+    def train(self, config, splits, run):
+        weights = {}
+        for word in config.words:
+            has = splits.train["text"].str.lower().str.contains(word)
+            positive = splits.train["label"][has].mean() if has.any() else 0.5
+            weights[word] = (
+                100.0 if config.collapse else float(np.log((positive + 0.01) / (1.01 - positive)))
+            )
+        run.append_history({"epoch": 1, "val_accuracy": 0.5})
+        return KeywordPredictor(weights)
+
+    def load(self, config, model_dir):
+        return KeywordPredictor(json.loads((Path(model_dir) / "weights.json").read_text()))
+
+
+@pytest.fixture
+def keyword_model(monkeypatch):
+    """Register `keyword` (a tiny real model) in the registry for the duration of a test."""
+    module = types.ModuleType("sentibench_test_keyword")
+    module.RECIPE = KeywordRecipe()
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    spec = ModelSpec("keyword", "linear", "test keyword model", f"{module.__name__}:RECIPE")
+    monkeypatch.setitem(REGISTRY, "keyword", spec)
+    return spec
+
+
+POSITIVE = [
+    "a great film, excellent acting",
+    "great fun and excellent music",
+    "simply great",
+    "an excellent story, great cast",
+    "great! excellent!",
+    "excellent and great direction",
+]
+NEGATIVE = [
+    "a bad film, the worst acting",
+    "bad plot and the worst music",
+    "simply bad",
+    "the worst story, bad cast",
+    "bad! worst!",
+    "worst and bad direction",
+]
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    """A prepared folder (train.jsonl / test.jsonl) with a learnable keyword signal."""
+    import pandas as pd
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for split, repeat in (("train", 5), ("test", 2)):
+        rows = [
+            {"id": f"{split}{i}_{k}", "text": t, "label": label}
+            for k in range(repeat)
+            for i, (t, label) in enumerate([(t, 1) for t in POSITIVE] + [(t, 0) for t in NEGATIVE])
+        ]
+        pd.DataFrame(rows).to_json(folder / f"{split}.jsonl", orient="records", lines=True)
+    return folder
