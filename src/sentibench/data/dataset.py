@@ -46,10 +46,13 @@ class Splits:
             "sha256": self.sha256,
             "counts": {
                 name: {"n": len(frame), "positive": int(frame["label"].sum())}
-                for name, frame in (("train", self.train), ("validation", self.validation),
-                                    ("test", self.test))
+                for name, frame in (
+                    ("train", self.train),
+                    ("validation", self.validation),
+                    ("test", self.test),
+                )
             },
-        }  # fmt: skip
+        }
 
 
 def sha256_file(path: Path) -> str:
@@ -61,10 +64,11 @@ def sha256_file(path: Path) -> str:
 
 
 def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    """Check columns, labels, empty texts and duplicate ids; return the frame in canonical dtypes."""
+    """Check columns, labels, empty texts and duplicate ids; return it in canonical dtypes."""
     missing = [c for c in ("id", "text", "label") if c not in frame.columns]
     if missing:
-        raise DataError(f"{where} lacks column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}.")
+        expected = ", ".join(COLUMNS)
+        raise DataError(f"{where} lacks column(s) {', '.join(missing)}; expected {expected}.")
     if "rating" not in frame.columns:
         frame = frame.assign(rating=pd.NA)
     frame = frame[list(COLUMNS)].reset_index(drop=True)
@@ -80,7 +84,8 @@ def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     bad_label = ~frame["label"].isin([0, 1])
     if bad_label.any():
         row = int(np.flatnonzero(bad_label.to_numpy())[0])
-        raise DataError(f"{where} row {row + 1} has label {frame['label'][row]!r}; expected 0 or 1.")
+        label = frame["label"][row]
+        raise DataError(f"{where} row {row + 1} has label {label!r}; expected 0 or 1.")
     duplicated = frame["id"].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -102,8 +107,10 @@ def _read_split(folder: Path, split: str) -> tuple[pd.DataFrame, Path]:
             except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
                 raise DataError(f"{path} cannot be read ({type(exc).__name__}: {exc}).") from None
             return validate_frame(frame, str(path)), path
-    raise DataError(f"{folder} has no {split}.parquet or {split}.jsonl; prepare it with "
-                    "`sentibench data fetch` or point --data at a prepared folder.")  # fmt: skip
+    raise DataError(
+        f"{folder} has no {split}.parquet or {split}.jsonl; prepare it with "
+        "`sentibench data fetch` or point --data at a prepared folder."
+    )
 
 
 def resolve_data(data: str) -> tuple[Path, str]:
@@ -114,7 +121,9 @@ def resolve_data(data: str) -> tuple[Path, str]:
         return SAMPLE_DIR, "sample"
     if data == "imdb":
         if not (imdb_dir() / "manifest.json").exists():
-            raise DataError(f"No full IMDB data in {imdb_dir()}; run `sentibench data fetch imdb` first.")
+            raise DataError(
+                f"No full IMDB data in {imdb_dir()}; run `sentibench data fetch imdb` first."
+            )
         return imdb_dir(), "imdb"
     path = Path(data).expanduser()
     if not path.is_dir():
@@ -128,11 +137,14 @@ def load_official(data: str) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
     train, train_path = _read_split(folder, "train")
     test, test_path = _read_split(folder, "test")
     # No cross-split id check: aclImdb/Kaggle ids such as "0_9" recur in train and test.
-    combined = hashlib.sha256((sha256_file(train_path) + sha256_file(test_path)).encode()).hexdigest()
+    both = sha256_file(train_path) + sha256_file(test_path)
+    combined = hashlib.sha256(both.encode()).hexdigest()
     return train, test, name, combined
 
 
-def carve_validation(train: pd.DataFrame, val_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def carve_validation(
+    train: pd.DataFrame, val_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified, seeded split of the official train set into train and validation."""
     fit, validation = train_test_split(
         train, test_size=val_fraction, random_state=seed, stratify=train["label"]
