@@ -1,0 +1,266 @@
+"""The recipe shared by the seven classic nets: words -> vectors -> one architecture -> the loop.
+
+    train split -> vocabulary (train only) -> aligned word vectors (coverage logged)
+    -> ids, truncated to max_len (head or head+tail) -> length-bucketed batches
+    -> the architecture module's build(...) -> train/loop.py -> ClassicPredictor
+
+An architecture module (models/cnn.py, rnn.py, ...) gives `Config` (its hyperparameters) and
+`build(config, vectors, pad_index, freeze_embeddings) -> nn.Module` whose forward(ids, lengths)
+returns logits (B, 2) and whose `embedding` is the nn.Embedding. Everything else is here, once.
+The model's own Config sits under the `model` key: `--set model.hidden=128`, `[model]` in TOML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from accelerate import PartialState
+from accelerate.utils import set_seed
+from safetensors import safe_open
+from torch import nn
+
+from sentibench.config import BaseConfig, apply_values, to_dict
+from sentibench.data.batching import (
+    encode_texts,
+    encode_tokens,
+    evaluation_batches,
+    training_batches,
+)
+from sentibench.data.dataset import Splits
+from sentibench.data.text import tokenize
+from sentibench.data.vectors import align
+from sentibench.data.vocab import PAD_INDEX, Vocabulary
+from sentibench.errors import ConfigError, DataError
+from sentibench.runs import RunDir, atomic_write_json
+from sentibench.train.checkpoint import load_weights, save_weights
+from sentibench.train.loop import LoopConfig, default_forward, predict_logits, train_loop
+
+
+@dataclass
+class ClassicConfig(BaseConfig):
+    """Training fields shared by every classic net (the architecture's own are under `model`)."""
+
+    vectors: str = field(
+        default="glove-6b-50d",
+        metadata={"help": "glove-6b-50d (offline package), a GloVe/word2vec file path, or none"},
+    )
+    embed_dim: int = field(default=100, metadata={"help": "vector size when vectors = none"})
+    freeze_embeddings: bool = field(
+        default=False, metadata={"help": "keep the word vectors fixed (the seed froze them)"}
+    )
+    embed_lr: float | None = field(
+        default=None, metadata={"help": "learning rate of the word vectors; unset: same as lr"}
+    )
+    min_freq: int = field(default=2, metadata={"help": "training count a word needs to get an id"})
+    max_vocab: int = field(default=50_000, metadata={"help": "most words kept; 0: no limit"})
+    max_len: int = field(default=256, metadata={"help": "tokens kept per review"})
+    truncation: Literal["head", "head_tail"] = field(
+        default="head_tail",
+        metadata={"help": "head: first max_len tokens; head_tail: also the end (the verdict)"},
+    )
+    head_tokens: int = field(
+        default=64, metadata={"help": "head_tail: tokens kept from the start, rest from the end"}
+    )
+    batch_size: int = field(default=64, metadata={"help": "reviews per training batch"})
+    eval_batch_size: int = field(default=256, metadata={"help": "reviews per prediction batch"})
+    bucket: bool = field(
+        default=True, metadata={"help": "batch reviews of similar length (less padding)"}
+    )
+    pad_to_max_len: bool = field(
+        default=False, metadata={"help": "pad every batch to max_len (the naive baseline)"}
+    )
+    epochs: int = field(default=5, metadata={"help": "most epochs (early stopping may end sooner)"})
+    lr: float = field(default=1e-3, metadata={"help": "AdamW learning rate"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW decoupled weight decay"})
+    warmup_ratio: float = field(default=0.0, metadata={"help": "share of steps of linear warmup"})
+    clip_norm: float = field(default=1.0, metadata={"help": "gradient norm clip; 0: off"})
+    patience: int = field(
+        default=2, metadata={"help": "epochs without a better val accuracy before stopping; 0: off"}
+    )
+    grad_accum: int = field(default=1, metadata={"help": "batches per optimizer step"})
+    mixed_precision: Literal["no", "bf16", "fp16"] = field(
+        default="no", metadata={"help": "autocast precision on CUDA (fp32 elsewhere)"}
+    )
+    deterministic: bool = field(
+        default=False, metadata={"help": "deterministic torch algorithms (slower on GPU)"}
+    )
+    collapse_patience: int = field(
+        default=2, metadata={"help": "epochs that may predict one class before it is a collapse"}
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("embed_dim", "min_freq", "max_len", "batch_size", "eval_batch_size",
+                     "epochs", "grad_accum"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ConfigError(f"Config key '{name}' must be >= 1, got {getattr(self, name)}.")
+        if self.truncation == "head_tail" and not 0 < self.head_tokens < self.max_len:
+            raise ConfigError(
+                f"Config key 'head_tokens' must be between 1 and max_len - 1 ({self.max_len - 1}) "
+                f"for head_tail truncation, got {self.head_tokens}."
+            )
+        if self.lr <= 0 or (self.embed_lr is not None and self.embed_lr < 0):
+            raise ConfigError(
+                f"Learning rates must be positive, got lr={self.lr}, embed_lr={self.embed_lr}."
+            )
+
+
+def loop_config(config: ClassicConfig) -> LoopConfig:
+    return LoopConfig(
+        epochs=config.epochs,
+        lr=config.lr,
+        group_lr={} if config.embed_lr is None else {"embedding": config.embed_lr},
+        weight_decay=config.weight_decay,
+        warmup_ratio=config.warmup_ratio,
+        clip_norm=config.clip_norm,
+        patience=config.patience,
+        mixed_precision=config.mixed_precision,
+        grad_accum=config.grad_accum,
+        seed=config.seed,
+        deterministic=config.deterministic,
+        threads=config.threads,
+        collapse_patience=config.collapse_patience,
+        progress=sys.stderr.isatty(),
+    )
+
+
+class ClassicPredictor:
+    """A trained classic net with its vocabulary; P(positive) for raw texts."""
+
+    def __init__(
+        self,
+        config: ClassicConfig,
+        vocab: Vocabulary,
+        model: nn.Module,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.vocab = vocab
+        self.model = model.eval()
+        self.info = info or {}  # vocabulary size and vector coverage, for the run record
+        self.n_parameters = sum(p.numel() for p in model.parameters())
+        self.n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        c = self.config
+        encoded = encode_texts(texts, self.vocab, c.max_len, c.truncation, c.head_tokens)
+        batches = evaluation_batches(encoded, None, c.eval_batch_size)
+        device = next(self.model.parameters()).device
+        logits = predict_logits(self.model, batches, default_forward, device)
+        proba = np.empty(len(encoded), dtype=np.float64)
+        if batches.index_batches:  # batches are length-sorted: put rows back in text order
+            proba[np.concatenate(batches.index_batches)] = torch.softmax(logits, 1)[:, 1].numpy()
+        return proba
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.vocab.save(directory / "vocab.json")
+        atomic_write_json(directory / "config.json", to_dict(self.config))
+        dim = self.model.embedding.embedding_dim
+        metadata = {"vocab_size": str(len(self.vocab)), "embed_dim": str(dim)}
+        save_weights(self.model, directory / "model.safetensors", metadata)
+
+
+class ClassicRecipe:
+    """Recipe (see registry.py) for one architecture module, e.g. ClassicRecipe("cnn",
+    "sentibench.models.cnn"); `model_defaults` override the module's Config defaults (the rnn
+    module serves lstm and gru through its `cell` field)."""
+
+    def __init__(self, name: str, arch_module: str, **model_defaults: Any) -> None:
+        self.name = name
+        self.arch_module = arch_module
+        self.model_defaults = model_defaults
+
+    @cached_property
+    def arch(self) -> ModuleType:
+        return importlib.import_module(self.arch_module)
+
+    @cached_property
+    def config_cls(self) -> type[ClassicConfig]:
+        arch_config = self.arch.Config
+        defaults = self.model_defaults
+
+        def default_model() -> Any:
+            return apply_values(arch_config(), defaults)
+
+        return dataclasses.make_dataclass(
+            f"{self.name.title().replace('_', '')}Config",
+            [("model", arch_config, field(default_factory=default_model,
+                                           metadata={"help": "architecture hyperparameters"}))],
+            bases=(ClassicConfig,),
+        )  # fmt: skip
+
+    def build_model(self, config: ClassicConfig, vectors: torch.Tensor) -> nn.Module:
+        max_positions = getattr(config.model, "max_positions", None)
+        if max_positions is not None and config.max_len > max_positions:
+            raise ConfigError(
+                f"max_len {config.max_len} exceeds model.max_positions {max_positions}; "
+                "raise model.max_positions or lower max_len."
+            )
+        return self.arch.build(config.model, vectors, PAD_INDEX, config.freeze_embeddings)
+
+    def train(self, config: ClassicConfig, splits: Splits, run: RunDir) -> ClassicPredictor:
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        set_seed(config.seed)
+        train_tokens = [tokenize(text) for text in splits.train["text"]]
+        vocab = Vocabulary.build(train_tokens, config.min_freq, config.max_vocab or None)
+        vectors = align(vocab, config.vectors, seed=config.seed, dim=config.embed_dim)
+        run.log(f"vocabulary of {len(vocab):,} ids from the training split; {vectors.describe()}")
+
+        c = config
+        train_ids = encode_tokens(train_tokens, vocab, c.max_len, c.truncation, c.head_tokens)
+        val_ids = encode_texts(splits.validation["text"], vocab, c.max_len, c.truncation,
+                               c.head_tokens)  # fmt: skip
+        train_labels = splits.train["label"].to_numpy(np.int64)
+        pad_to = c.max_len if c.pad_to_max_len else None
+
+        def train_batches(epoch: int):  # noqa: ANN202 - data.batching.Batches
+            return training_batches(
+                train_ids, train_labels, c.batch_size, c.seed, epoch, c.bucket, pad_to
+            )
+
+        model = self.build_model(config, torch.from_numpy(vectors.matrix))
+        result = train_loop(
+            model,
+            train_batches,
+            evaluation_batches(val_ids, splits.validation["label"].to_numpy(np.int64),
+                               c.eval_batch_size),
+            loop_config(config),
+            run,
+        )  # fmt: skip
+        info = {**vectors.summary(), "best_epoch": result.best_epoch,
+                "best_val_accuracy": result.best_accuracy}  # fmt: skip
+        return ClassicPredictor(config, vocab, result.model, info)
+
+    def load(self, config: ClassicConfig, model_dir: Path) -> ClassicPredictor:
+        model_dir = Path(model_dir)
+        vocab = Vocabulary.load(model_dir / "vocab.json")
+        weights = model_dir / "model.safetensors"
+        if not weights.is_file():
+            raise DataError(f"{weights} is missing; the run's model was not saved completely.")
+        with safe_open(str(weights), framework="pt") as handle:
+            dim = int(handle.metadata()["embed_dim"])
+        model = self.build_model(config, torch.zeros(len(vocab), dim))
+        load_weights(model, weights)
+        return ClassicPredictor(config, vocab, model.to(PartialState().device))
+
+
+CNN_RECIPE = ClassicRecipe("cnn", "sentibench.models.cnn")
+LSTM_RECIPE = ClassicRecipe("lstm", "sentibench.models.rnn", cell="lstm")
+GRU_RECIPE = ClassicRecipe("gru", "sentibench.models.rnn", cell="gru")
+ATTENTION_LSTM_RECIPE = ClassicRecipe("attention_lstm", "sentibench.models.attention_lstm")
+CAPSULE_LSTM_RECIPE = ClassicRecipe("capsule_lstm", "sentibench.models.capsule_lstm")
+CNNLSTM_RECIPE = ClassicRecipe("cnnlstm", "sentibench.models.cnnlstm")
+TRANSFORMER_RECIPE = ClassicRecipe("transformer", "sentibench.models.transformer_encoder")
