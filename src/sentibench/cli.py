@@ -182,19 +182,114 @@ def leaderboard(runs: RunsOption = Path("runs")) -> None:
 
 
 @app.command()
+def bench(
+    suite: Annotated[
+        str, typer.Option("--suite", help="a shipped suite (quick | cpu | seed) or a .toml file")
+    ],
+    runs: RunsOption = Path("runs"),
+    data: Annotated[
+        str | None, typer.Option("--data", help="run every entry on this data instead")
+    ] = None,
+) -> None:
+    """Run a suite (each run isolated, finished runs skipped, killed ones resumed), then report."""
+    from sentibench.bench.runner import run_suite, suite_dir
+    from sentibench.bench.suite import load_suite
+
+    loaded = load_suite(suite, data)
+    outcomes = run_suite(loaded, runs, console)
+    report_dir = suite_dir(loaded, runs) / "report"
+    console.print(f"Report: {report_dir / 'report.md'} and report.html")
+    failed = [o for o in outcomes if o.status == "failed"]
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(outcomes)} runs failed[/red]; see the report.")
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    runs: RunsOption = Path("runs"),
+    out: Annotated[Path | None, typer.Option(help="output folder (default RUNS/report)")] = None,
+) -> None:
+    """Write report.md, a self-contained report.html and plots from run records (no retraining)."""
+    from sentibench.eval.report import write_report
+
+    result = write_report(runs, out)
+    ranked = sum(len(groups) for groups in result.leaderboards.values())
+    console.print(
+        f"Report: {result.markdown} and {result.html.name} ({ranked} ranked groups, "
+        f"{len(result.unranked)} runs not ranked, {len(result.plots)} plots)"
+    )
+
+
+@app.command()
 def predict(
     run: Annotated[Path, typer.Option("--run", help="a complete run directory")],
-    source: Annotated[str, typer.Argument(help="a text, a file of lines, or - for stdin")] = "-",
+    source: Annotated[
+        str, typer.Argument(help="a text, a file of lines, a CSV/Parquet file (--column), or -")
+    ] = "-",
+    column: Annotated[
+        str | None, typer.Option(help="classify this column of a CSV or Parquet file")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write here instead of stdout")
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="csv | jsonl (default: from --output, else csv)")
+    ] = None,
+    backend: Annotated[
+        str, typer.Option(help="original | onnx | int8 | bf16 (onnx: `sentibench export` first)")
+    ] = "original",
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all)")] = None,
 ) -> None:
-    """Classify a text, each line of a file, or each line of stdin; prints label and probability."""
-    from sentibench.predict_input import read_texts
-    from sentibench.runs import load_predictor
+    """Classify texts; writes label and prob_positive per text (CSV or JSONL)."""
+    from sentibench.inference.api import load_run
+    from sentibench.inference.batch_io import (
+        output_format,
+        predict_with_progress,
+        read_inputs,
+        write_results,
+    )
 
-    texts = read_texts(source)
-    proba = load_predictor(run).predict_proba(texts)
-    print("label,prob_positive")
-    for p in proba:
-        print(f"{'positive' if p >= 0.5 else 'negative'},{p:.4f}")
+    kind = output_format(output, fmt)
+    inputs = read_inputs(source, column)
+    model = load_run(run, backend=backend, threads=threads)
+    write_results(inputs, predict_with_progress(model, inputs.texts), output, kind)
+
+
+@app.command()
+def export(
+    run: Annotated[Path, typer.Option("--run", help="a complete run directory")],
+    fmt: Annotated[str, typer.Option("--format", help="onnx | int8 | bf16")] = "onnx",
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all)")] = None,
+) -> None:
+    """Export a run (ONNX; or score int8 / bf16) into RUN/export/FORMAT/ with its test accuracy."""
+    from sentibench.inference.export import export_run
+
+    result = export_run(run, fmt, threads)
+    console.print(
+        f"{fmt}: test accuracy {result['accuracy']:.4f} "
+        f"(original {result['original_accuracy']:.4f}), "
+        f"{result['reviews_per_second']:.1f} reviews/s -> {result['path']}"
+    )
+
+
+@app.command()
+def serve(
+    run: Annotated[Path, typer.Option("--run", help="a complete run directory")],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    backend: Annotated[str, typer.Option(help="original | onnx | int8 | bf16")] = "original",
+    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all)")] = None,
+    max_chars: Annotated[int, typer.Option(help="longest text accepted (413 over it)")] = 20_000,
+    max_batch: Annotated[int, typer.Option(help="most texts per request (413 over it)")] = 64,
+    timeout: Annotated[float, typer.Option(help="seconds a request may take (503 past it)")] = 30,
+) -> None:
+    """Serve a run over HTTP: POST /predict, POST /explain, GET /health, and a page at /."""
+    from sentibench.inference.service import Limits
+    from sentibench.inference.service import serve as serve_run
+
+    limits = Limits(max_chars=max_chars, max_batch=max_batch, timeout_s=timeout)
+    serve_run(run, host, port, backend=backend, threads=threads, limits=limits)
 
 
 def main() -> None:
