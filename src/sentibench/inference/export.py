@@ -1,0 +1,434 @@
+"""Faster CPU variants of a trained run: ONNX (run by ONNX Runtime), PyTorch dynamic int8, bf16.
+
+    sentibench export --run DIR --format onnx   DIR/export/onnx/model.onnx + export.json
+    sentibench export --run DIR --format int8   DIR/export/int8/export.json
+    sentibench export --run DIR --format bf16   DIR/export/bf16/export.json
+
+Both apply to the torch families (classic nets, transformers); the linear models are sparse
+scikit-learn dot products with nothing to gain. Each export is scored on the run's own test
+split and export.json records its accuracy next to the original's, their agreement, the largest
+change of a probability, and its speed here.
+
+int8 is torch.ao.quantization.quantize_dynamic over nn.Linear / nn.LSTM / nn.GRU: int8 weights,
+activations quantized on the fly. It is a deterministic function of the fp32 weights in model/,
+so the int8 model is rebuilt from them at load time and the export folder holds no second copy
+of the weights (a quantized state_dict could only be stored with pickle).
+
+bf16 runs the fp32 weights under torch.autocast("cpu", bfloat16): matrix products in bfloat16,
+which CPUs with AVX512-BF16 or AMX do natively (about twice the fp32 speed there) and others
+emulate (slower than fp32; export.json says which this machine is). Nothing is stored either.
+
+LoRA adapters are merged into the weights before either (prompt, P-tuning and prefix runs keep
+their virtual tokens, which export as they are). ONNX axes: batch and sequence length are
+dynamic; the export is checked against the original model on batches of other shapes (see
+write_onnx for which exporter is used).
+
+Prediction runs as in the original: texts encoded once, sorted by length, cut into batches,
+each padded only to its longest member (dynamic padding).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sentibench.errors import SentibenchError
+from sentibench.runs import RunRecord, atomic_write_json, now_iso
+
+FORMATS = ("onnx", "int8", "bf16")
+ONNX_FILE = "model.onnx"
+EXPORT_JSON = "export.json"
+QUANTIZED_TYPES = (nn.Linear, nn.LSTM, nn.GRU)
+Batch = dict[str, torch.Tensor]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipelines: texts -> length-sorted, dynamically padded tensor batches, and the module they feed.
+
+
+class ClassicPipeline:
+    """A classic net's vocabulary and truncation; module(ids, lengths) -> logits."""
+
+    input_names = ("ids", "lengths")
+    dynamic_axes = {"ids": {0: "batch", 1: "tokens"}, "lengths": {0: "batch"}}
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.module = predictor.model.eval()
+
+    def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
+        from sentibench.data.batching import encode_texts, evaluation_batches
+
+        c = self.predictor.config
+        encoded = encode_texts(texts, self.predictor.vocab, c.max_len, c.truncation, c.head_tokens)
+        batches = evaluation_batches(encoded, None, c.eval_batch_size)
+        for indices, batch in zip(batches.index_batches, batches, strict=True):
+            yield indices, {"ids": batch["ids"], "lengths": batch["lengths"]}
+
+    def cpu_module(self) -> nn.Module:
+        """A CPU copy of the net, to quantize or export."""
+        return copy.deepcopy(self.module).cpu().eval()
+
+
+class LogitsOf(nn.Module):
+    """forward(input_ids, attention_mask) -> logits, for a transformers classifier."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+class TransformerPipeline:
+    """A transformer's tokenizer and truncation; module(input_ids, attention_mask) -> logits."""
+
+    input_names = ("input_ids", "attention_mask")
+    dynamic_axes = {
+        "input_ids": {0: "batch", 1: "tokens"},
+        "attention_mask": {0: "batch", 1: "tokens"},
+    }
+
+    def __init__(self, predictor: Any) -> None:
+        self.predictor = predictor
+        self.module = LogitsOf(predictor.model.eval())
+
+    def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
+        from sentibench.models.transformers.tokenization import length_sorted_order
+
+        ids = self.predictor.encoder.encode(texts)
+        order = np.asarray(length_sorted_order(ids), dtype=np.int64)
+        size = self.predictor.config.eval_batch_size
+        for start in range(0, len(order), size):
+            chunk = order[start : start + size]
+            batch = self.predictor.collate([{"input_ids": ids[i]} for i in chunk])
+            yield chunk, {name: batch[name] for name in self.input_names}
+
+    def cpu_module(self) -> nn.Module:
+        """A CPU copy with LoRA adapters merged into the weights (prompt methods stay), to
+        quantize or export: peft's LoRA layers read the base layer's float weight."""
+        model = copy.deepcopy(self.predictor.model).cpu().eval()
+        if hasattr(model, "merge_and_unload") and _is_lora(model):
+            model = model.merge_and_unload()
+        return LogitsOf(model).eval()
+
+
+def _is_lora(model: nn.Module) -> bool:
+    configs = getattr(model, "peft_config", {}) or {}
+    return any(str(getattr(c, "peft_type", "")).endswith("LORA") for c in configs.values())
+
+
+def pipeline_for(record: RunRecord, predictor: Any) -> ClassicPipeline | TransformerPipeline:
+    family = record.config.get("family")
+    if family == "classic":
+        return ClassicPipeline(predictor)
+    if family == "transformer":
+        return TransformerPipeline(predictor)
+    raise SentibenchError(
+        f"Run {record.path} is a {family} model ({record.model}); ONNX, int8 and bf16 apply to "
+        "the torch families (classic nets and transformers)."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Running an export.
+
+
+class BatchPredictor:
+    """A Predictor from a pipeline and a function batch -> logits (ONNX Runtime or int8 torch);
+    `module` is the torch module behind it, if any (the int8 one)."""
+
+    def __init__(
+        self,
+        pipeline: Any,
+        logits_of: Callable[[Batch], torch.Tensor],
+        module: nn.Module | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.logits_of = logits_of
+        self.module = module
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        proba = np.empty(len(texts), dtype=np.float64)
+        for indices, batch in self.pipeline.batches(texts):
+            logits = self.logits_of(batch).float()
+            proba[indices] = torch.softmax(logits, dim=1)[:, 1].double().numpy()
+        return proba
+
+    def save(self, directory: Path) -> None:
+        raise SentibenchError("An export is written by `sentibench export`, not saved again.")
+
+
+@contextmanager
+def without_fused_encoder() -> Iterator[None]:
+    """Switch off torch's fused nn.TransformerEncoderLayer kernel for the duration.
+
+    The fused path reads every Linear's float `.weight` (int8 layers have none) and is one
+    operator ONNX has no translation for; the unfused path computes the same function.
+    """
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
+
+
+def quantize_int8(module: nn.Module) -> nn.Module:
+    """Dynamic int8 quantization of the Linear / LSTM / GRU layers of a CPU module (in place)."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():  # torch points eager quantization users at torchao
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(module, set(QUANTIZED_TYPES), dtype=torch.qint8)
+
+
+def int8_predictor(pipeline: Any) -> BatchPredictor:
+    quantized = quantize_int8(pipeline.cpu_module())
+
+    def logits_of(batch: Batch) -> torch.Tensor:
+        with without_fused_encoder():
+            return quantized(**batch)
+
+    return BatchPredictor(pipeline, logits_of, quantized)
+
+
+def bf16_predictor(pipeline: Any) -> BatchPredictor:
+    module = pipeline.cpu_module()
+
+    def logits_of(batch: Batch) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return module(**batch)
+
+    return BatchPredictor(pipeline, logits_of, module)
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 matrix products natively (AVX512-BF16 / AMX)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def onnx_predictor(
+    pipeline: Any, path: Path, threads: int | None = None, quiet: bool = False
+) -> BatchPredictor:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise SentibenchError("ONNX needs onnxruntime: pip install 'sentibench[serve]'.") from None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or 0  # 0: one per core
+    options.inter_op_num_threads = 1
+    if quiet:
+        options.log_severity_level = 4  # only fatal: an expected failure is reported by the caller
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def logits_of(batch: Batch) -> torch.Tensor:
+        feeds = {name: tensor.numpy() for name, tensor in batch.items()}
+        return torch.from_numpy(session.run(["logits"], feeds)[0])
+
+    return BatchPredictor(pipeline, logits_of)
+
+
+def export_dir(run: Path, fmt: str) -> Path:
+    return Path(run) / "export" / fmt
+
+
+def load_export(record: RunRecord, predictor: Any, fmt: str, threads: int | None = None) -> Any:
+    """The run's model as `fmt` (onnx: the exported file; int8: quantized now; bf16)."""
+    pipeline = pipeline_for(record, predictor)
+    if fmt == "int8":
+        return int8_predictor(pipeline)
+    if fmt == "bf16":
+        return bf16_predictor(pipeline)
+    path = export_dir(record.path, "onnx") / ONNX_FILE
+    if not path.exists():
+        raise SentibenchError(
+            f"{path} does not exist; run `sentibench export --run {record.path} --format onnx`."
+        )
+    return onnx_predictor(pipeline, path, threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing an export.
+
+
+@contextmanager
+def _exporting() -> Iterator[None]:
+    """no_grad, the unfused encoder, and none of the exporters' notices (the TorchScript one's
+    deprecation warning, the torch.export one's "torchvision is not installed" log lines)."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with torch.no_grad(), warnings.catch_warnings(), without_fused_encoder():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _torch_onnx_export(
+    pipeline: Any, module: nn.Module, batch: Batch, path: Path, dynamo: bool
+) -> None:
+    names = pipeline.input_names
+    if dynamo:  # symbolic shapes: one torch.export.Dim per axis name, shared across inputs
+        dims = {label: torch.export.Dim(label) for axes in pipeline.dynamic_axes.values()
+                for label in axes.values()}  # fmt: skip
+        shapes = {n: {a: dims[label] for a, label in pipeline.dynamic_axes[n].items()}
+                  for n in names}  # fmt: skip
+        axes: dict[str, Any] = {"dynamic_shapes": shapes}
+    else:
+        axes = {"dynamic_axes": {**pipeline.dynamic_axes, "logits": {0: "batch"}}}
+    with _exporting():
+        torch.onnx.export(
+            module,
+            tuple(batch[name] for name in names),
+            str(path),
+            input_names=list(names),
+            output_names=["logits"],
+            opset_version=None if dynamo else 17,
+            dynamo=dynamo,
+            verbose=False,
+            **axes,
+        )
+
+
+def _mismatch(pipeline: Any, path: Path, examples: list[str]) -> str | None:
+    """Why the ONNX file disagrees with the model on batches of other sizes and lengths than
+    the traced one (None if it agrees within 1e-4 in probability)."""
+    session = onnx_predictor(pipeline, path, threads=1, quiet=True)
+    for check in (examples[:3], [*examples, " ".join(examples)]):
+        expected = pipeline.predictor.predict_proba(check)
+        try:
+            got = session.predict_proba(check)
+        except Exception as exc:  # ONNX Runtime raises its own error types for shape faults
+            return f"ONNX Runtime failed on another batch shape ({type(exc).__name__})"
+        if not np.allclose(got, expected, atol=1e-4):
+            return f"probabilities differ by {np.abs(got - expected).max():.2e}"
+    return None
+
+
+def write_onnx(pipeline: Any, path: Path, examples: Sequence[str]) -> str:
+    """Export with dynamic batch and length axes, checked; return the exporter used.
+
+    The TorchScript exporter comes first: it takes seconds where the torch.export-based one
+    takes 5-15 s here. It can fix a shape that should stay dynamic (nn.MultiheadAttention's
+    reshapes, in the classic `transformer`), which the check catches: the export is then redone
+    with torch.export's symbolic shapes.
+    """
+    module = pipeline.cpu_module()
+    examples = list(examples)
+    _, batch = next(iter(pipeline.batches(examples)))
+    problems = []
+    for exporter, dynamo in (("torchscript", False), ("dynamo", True)):
+        try:
+            _torch_onnx_export(pipeline, module, batch, path, dynamo)
+        except Exception as exc:  # any exporter failure: try the other one, report both
+            problems.append(f"{exporter}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            continue
+        problem = _mismatch(pipeline, path, examples)
+        if problem is None:
+            return exporter
+        problems.append(f"{exporter}: {problem}")
+    path.unlink(missing_ok=True)
+    raise SentibenchError(f"ONNX export failed ({'; '.join(problems)}).")
+
+
+def scored_test_split(record: RunRecord) -> Any:
+    """The official test split the run was scored on (checked by sha256)."""
+    from sentibench.data.dataset import load_official
+
+    data = record.config["data"]
+    _, test, _, digest = load_official(data["source"])
+    if digest != data["sha256"]:
+        raise SentibenchError(
+            f"The data '{data['source']}' has changed since run {record.path} was trained "
+            "(sha256 differs); an export can only be scored on the same test split."
+        )
+    return test
+
+
+def export_run(run: str | Path, fmt: str, threads: int | None = None) -> dict[str, Any]:
+    """Write RUN/export/FMT/ (atomically) with export.json; return export.json's content."""
+    import pandas as pd
+
+    from sentibench.inference.api import set_threads
+    from sentibench.runs import load_predictor, load_run
+
+    if fmt not in FORMATS:
+        raise SentibenchError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'.")
+    set_threads(threads)
+    record = load_run(Path(run))
+    predictor = load_predictor(Path(run))
+    pipeline = pipeline_for(record, predictor)
+    test = scored_test_split(record)
+    texts = test["text"].tolist()
+    final = export_dir(record.path, fmt)
+    tmp = final.with_name(f".{fmt}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        exporter = None
+        if fmt == "onnx":
+            exporter = write_onnx(pipeline, tmp / ONNX_FILE, texts[:8])
+            exported = onnx_predictor(pipeline, tmp / ONNX_FILE, threads)
+        else:
+            exported = int8_predictor(pipeline) if fmt == "int8" else bf16_predictor(pipeline)
+        started = time.perf_counter()
+        proba = exported.predict_proba(texts)
+        seconds = time.perf_counter() - started
+        original = pd.read_csv(record.path / "predictions.csv", dtype={"id": str})
+        labels = (proba >= 0.5).astype(np.int64)
+        summary = {
+            "format": fmt,
+            "run": record.name,
+            "model": record.model,
+            "created": now_iso(),
+            "n": len(texts),
+            "accuracy": float((labels == test["label"].to_numpy()).mean()),
+            "original_accuracy": (record.metrics or {}).get("accuracy"),
+            "agreement_with_original": float((labels == original["sentiment"].to_numpy()).mean()),
+            "max_abs_prob_diff": float(np.abs(proba - original["prob_positive"].to_numpy()).max()),
+            "predict_seconds": round(seconds, 3),
+            "reviews_per_second": round(len(texts) / max(seconds, 1e-9), 2),
+            "threads": torch.get_num_threads() if threads is None else threads,
+            "quantized": [t.__name__ for t in QUANTIZED_TYPES] if fmt == "int8" else [],
+            "onnx_exporter": exporter,
+            "native_bf16": native_bf16() if fmt == "bf16" else None,
+            "files": {p.name: p.stat().st_size for p in tmp.iterdir()},
+            "versions": _versions(),
+        }
+        atomic_write_json(tmp / EXPORT_JSON, summary)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {**summary, "path": str(final)}
+
+
+def _versions() -> dict[str, str]:
+    """The run record's package versions plus the ONNX ones."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from sentibench.provenance import package_versions
+
+    found = package_versions()
+    for package in ("onnx", "onnxruntime"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
