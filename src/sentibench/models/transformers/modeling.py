@@ -1,0 +1,134 @@
+"""Build, save and load a sequence classifier for (backbone, head, method).
+
+    head    auto           AutoModelForSequenceClassification (the architecture's own head)
+            pooled_linear  heads.PooledLinearClassifier (pooled output -> dropout -> Linear)
+    method  full           every weight trains
+            lora/ptuning/prompt   peft adapters + the head (peft_methods.py)
+            prefix         project prefix tuning + the head (prefix.py, deberta_prefix.py)
+
+What lands in the run's model/ folder (Hugging Face formats, safetensors only):
+
+    full, auto           config.json + model.safetensors + tokenizer: a folder any
+                         AutoModelForSequenceClassification.from_pretrained can read
+    full, pooled_linear  the encoder's save_pretrained folder + pooled_linear_head.safetensors
+    lora/ptuning/prompt  adapter_config.json + adapter_model.safetensors (adapters and head)
+    prefix               prefix_config.json + prefix_model.safetensors (prefixes and head)
+    always               tokenizer files and sentibench_transformer.json (method, head, backbone)
+
+Adapter folders hold no backbone weights: loading them needs the same backbone (the config's
+`backbone`, resolved again, e.g. "minilm" or the folder or hub id used for training).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from sentibench.errors import ConfigError, SentibenchError
+from sentibench.models.transformers.backbone import (
+    load_encoder,
+    load_sequence_classifier,
+    load_tokenizer,
+)
+from sentibench.models.transformers.heads import PooledLinearClassifier
+from sentibench.models.transformers.peft_methods import PEFT_METHODS, apply_peft, trainable_head
+from sentibench.models.transformers.prefix import PrefixTunedModel
+
+METHODS = ("full", "lora", "ptuning", "prompt", "prefix")
+HEADS = ("auto", "pooled_linear")
+META_FILE = "sentibench_transformer.json"
+
+
+def load_base(config: Any, resolved: str) -> tuple[nn.Module, list[str]]:
+    """The pretrained classifier for `config.head` and the modules that form its head."""
+    if config.head == "pooled_linear":
+        encoder, missing = load_encoder(resolved, config.trust_remote_code)
+        model = PooledLinearClassifier(encoder)
+        missing = {f"encoder.{key}" for key in missing} | {"classifier.weight"}
+    elif config.head == "auto":
+        model, missing = load_sequence_classifier(resolved, config.trust_remote_code)
+    else:
+        raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {config.head!r}.")
+    return model, trainable_head(model, missing)
+
+
+def check_length(config: Any, model: nn.Module, tokenizer: Any) -> None:
+    """max_length (+ virtual tokens, which take positions) must fit the position table."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if getattr(model.config, "model_type", "") in ("roberta", "xlm-roberta"):
+        limit = limit - 2 if limit else limit  # positions start after padding_idx
+    absolute = getattr(model.config, "position_biased_input", True)  # DeBERTa-v3: relative only
+    virtual = config.num_virtual_tokens if config.method in ("prompt", "ptuning") else 0
+    if limit and absolute and config.max_length + virtual > limit:
+        extra = f" + {virtual} virtual tokens" if virtual else ""
+        raise ConfigError(
+            f"max_length {config.max_length}{extra} exceeds the {limit} positions of "
+            f"{config.backbone}; set --set max_length={limit - virtual}."
+        )
+
+
+def build_model(config: Any, resolved: str, tokenizer: Any) -> nn.Module:
+    """A trainable classifier: pretrained backbone + head, wrapped for the method."""
+    model, head = load_base(config, resolved)
+    check_length(config, model, tokenizer)
+    if config.method == "full":
+        pass
+    elif config.method in PEFT_METHODS:
+        model = apply_peft(model, config.method, config, head)
+    elif config.method == "prefix":
+        model = PrefixTunedModel(model, config.num_virtual_tokens, config.prefix_hidden_size, head)
+    else:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {config.method!r}.")
+    if config.gradient_checkpointing:
+        # Non-reentrant checkpointing passes gradients to prompts/prefixes without
+        # enable_input_require_grads, with a frozen embedding layer.
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def save_model(
+    model: nn.Module, tokenizer: Any, config: Any, resolved: str, directory: Path
+) -> None:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    meta = {
+        "method": config.method,
+        "head": config.head,
+        "backbone": config.backbone,
+        "trained_from": resolved,
+    }
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def load_model(config: Any, directory: Path, resolved: str | None) -> tuple[nn.Module, Any]:
+    """Rebuild the trained classifier and its tokenizer from a model/ folder."""
+    directory = Path(directory)
+    if not (directory / META_FILE).exists():
+        raise SentibenchError(f"{directory} has no {META_FILE}; it is not a transformer model.")
+    tokenizer = load_tokenizer(str(directory), config.trust_remote_code)
+    if config.method == "full":
+        if config.head == "pooled_linear":
+            encoder, _ = load_encoder(str(directory), config.trust_remote_code)
+            return PooledLinearClassifier.from_pretrained(directory, encoder), tokenizer
+        model, _ = load_sequence_classifier(str(directory), config.trust_remote_code)
+        return model, tokenizer
+    assert resolved is not None, "adapters need their backbone"
+    base, _ = load_base(config, resolved)
+    if config.method in PEFT_METHODS:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(base, str(directory)), tokenizer
+    return PrefixTunedModel.from_pretrained(directory, base), tokenizer
+
+
+def parameter_counts(model: nn.Module) -> tuple[int, int]:
+    """(all parameters, trainable parameters), each shared tensor counted once."""
+    seen: dict[int, nn.Parameter] = {id(p): p for p in model.parameters()}
+    total = sum(p.numel() for p in seen.values())
+    trainable = sum(p.numel() for p in seen.values() if p.requires_grad)
+    return total, trainable

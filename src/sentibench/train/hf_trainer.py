@@ -1,0 +1,157 @@
+"""The Hugging Face Trainer path for transformer recipes (`loop = "trainer"`).
+
+TrainingArguments come from the recipe's config: per-epoch evaluation and checkpoints in the
+run's checkpoint/trainer/ folder (a rerun of an unfinished run resumes from the newest one),
+linear warmup/decay, bf16/fp16 from `mixed_precision`, length-grouped batches, no reporting
+integrations. The best epoch by validation accuracy is restored at the end, as in the native
+loop, and the collapse guard and the run's history.jsonl work the same way through a callback.
+Multi-GPU: launch the same command with `accelerate launch` or `torchrun`; the Trainer shards
+batches itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from sentibench.train.guard import CollapseGuard, check_loss, one_class_share
+
+
+def _metrics(prediction: Any) -> dict[str, float]:
+    logits = prediction.predictions
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    predicted = np.asarray(logits).argmax(axis=-1)
+    labels = np.asarray(prediction.label_ids)
+    return {
+        "accuracy": float((predicted == labels).mean()),
+        "one_class_share": one_class_share(predicted),
+    }
+
+
+def _callback(run: Any, epochs: int) -> Any:
+    from transformers import TrainerCallback
+
+    class RunRecordCallback(TrainerCallback):
+        """history.jsonl rows per epoch, NaN-loss and one-class checks (see train/guard.py)."""
+
+        def __init__(self) -> None:
+            self.guard = CollapseGuard()
+            self.train_loss: float | None = None
+            self.best_share = 1.0
+            self.best_accuracy = -1.0
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **_: Any) -> None:
+            if logs and "loss" in logs:
+                self.train_loss = float(logs["loss"])
+                check_loss(self.train_loss, state.global_step, float(logs.get("learning_rate", 0)))
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **_: Any):
+            epoch = round(state.epoch or 0)
+            accuracy = float(metrics["eval_accuracy"])
+            if accuracy > self.best_accuracy:
+                self.best_accuracy, self.best_share = accuracy, metrics["eval_one_class_share"]
+            row = {
+                "epoch": epoch,
+                "train_loss": self.train_loss,
+                "val_loss": round(float(metrics["eval_loss"]), 6),
+                "val_accuracy": round(accuracy, 6),
+                "val_one_class_share": round(float(metrics["eval_one_class_share"]), 6),
+                "step": state.global_step,
+            }
+            if run is not None:
+                run.append_history(row)
+                run.log(f"epoch {epoch}: val accuracy {accuracy:.4f} (trainer)")
+            self.guard.check_one_class(self.best_share, epoch, final=epoch >= epochs)
+
+    return RunRecordCallback()
+
+
+def _resume_point(output_dir: Path, run: Any) -> str | None:
+    """The newest complete Trainer checkpoint, with the run's history cut back to it."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not output_dir.is_dir():
+        return None
+    last = get_last_checkpoint(str(output_dir))
+    if last is None:
+        return None
+    state = json.loads((Path(last) / "trainer_state.json").read_text(encoding="utf-8"))
+    if run is not None:
+        run.truncate_history(round(state.get("epoch", 0)))
+        run.log(f"resuming the Trainer from {last}")
+    return last
+
+
+def training_arguments(config: Any, output_dir: Path) -> Any:
+    from transformers import TrainingArguments
+
+    from sentibench.models.transformers.predictor import resolve_precision
+
+    precision = resolve_precision(config.mixed_precision)
+    warmup: int | float = config.warmup_steps if config.warmup_steps > 0 else config.warmup_ratio
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=warmup,
+        max_grad_norm=config.max_grad_norm,
+        lr_scheduler_type="linear",
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        save_total_limit=2,  # the best and the newest
+        load_best_model_at_end=True,
+        metric_for_best_model="accuracy",
+        greater_is_better=True,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        report_to="none",
+        seed=config.seed,
+        data_seed=config.seed,
+        remove_unused_columns=False,  # our datasets hold exactly the model's inputs
+        label_names=["labels"],
+        dataloader_num_workers=0,
+        disable_tqdm=not sys.stderr.isatty(),
+    )
+
+
+def train_with_trainer(
+    model: nn.Module, tokenizer: Any, train: Any, validation: Any, config: Any, run: Any
+) -> nn.Module:
+    """Fine-tune with transformers.Trainer; returns the best epoch's model."""
+    from transformers import Trainer
+
+    from sentibench.models.transformers.tokenization import padding_collator
+
+    scratch = None
+    if run is not None:
+        output_dir = Path(run.checkpoint_dir) / "trainer"
+    else:
+        scratch = tempfile.TemporaryDirectory(prefix="sentibench-trainer-")
+        output_dir = Path(scratch.name)
+    try:
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(config, output_dir),
+            train_dataset=train,
+            eval_dataset=validation,
+            data_collator=padding_collator(tokenizer),
+            compute_metrics=_metrics,
+            callbacks=[_callback(run, config.epochs)],
+        )
+        trainer.train(resume_from_checkpoint=_resume_point(output_dir, run))
+        return trainer.accelerator.unwrap_model(trainer.model)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()

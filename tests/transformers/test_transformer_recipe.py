@@ -1,0 +1,72 @@
+"""The recipe end to end on a tiny labelled folder: native loop and HF Trainer, the run record,
+resume of an interrupted Trainer run, and the registry entries with their presets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from transformer_fixtures import tiny_settings
+
+from sentibench.config import apply_values, read_toml
+from sentibench.data.dataset import load_splits
+from sentibench.models.transformers.recipe import RECIPE, TransformerConfig
+from sentibench.registry import REGISTRY
+from sentibench.runs import RunDir
+
+SEED_NAMES = ["bert_native", "bert_trainer", "bert_scratch", "distilbert_native",
+              "distilbert_trainer", "roberta_trainer", "deberta_lora", "deberta_ptuning",
+              "deberta_prompt", "deberta_prefix"]  # fmt: skip
+MINILM_NAMES = ["minilm_full", "minilm_lora", "minilm_prefix", "minilm_ptuning", "minilm_prompt"]
+
+
+@pytest.mark.parametrize(
+    ("loop", "method", "arch"), [("native", "prefix", "deberta"), ("trainer", "lora", "bert")]
+)
+def test_train_writes_history_and_the_model_reloads(loop, method, arch, tiny_backbones, tiny_data,
+                                                    tmp_path):  # fmt: skip
+    splits = load_splits(str(tiny_data), val_fraction=0.2, seed=0)
+    config = tiny_settings(tiny_backbones[arch], method=method, loop=loop, epochs=2, lr=5e-3)
+    run = RunDir(tmp_path / "run")
+    run.create()
+    predictor = RECIPE.train(config, splits, run)
+    history = run.history()
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(0.0 <= row["val_accuracy"] <= 1.0 for row in history)
+    texts = splits.test["text"].tolist()
+    proba = predictor.predict_proba(texts)
+    assert proba.shape == (len(texts),) and np.all((proba >= 0) & (proba <= 1))
+    predictor.save(run.model_dir)
+    np.testing.assert_allclose(RECIPE.load(config, run.model_dir).predict_proba(texts), proba)
+
+
+def test_trainer_resumes_from_the_runs_checkpoint(tiny_backbones, tiny_data, tmp_path):
+    splits = load_splits(str(tiny_data), val_fraction=0.2, seed=0)
+    run = RunDir(tmp_path / "run")
+    run.create()
+    first = tiny_settings(tiny_backbones["bert"], method="lora", loop="trainer", epochs=1)
+    RECIPE.train(first, splits, run)  # as if killed after its epoch-1 checkpoint
+    assert list((run.checkpoint_dir / "trainer").glob("checkpoint-*"))
+    RECIPE.train(dataclasses.replace(first, epochs=2), splits, run)
+    assert [row["epoch"] for row in run.history()] == [1, 2]  # epoch 1 was not trained again
+    assert "resuming the Trainer" in run.log_path.read_text()
+
+
+def test_registry_entries_and_presets():
+    for name in SEED_NAMES + MINILM_NAMES:
+        spec = REGISTRY[name]
+        assert spec.family == "transformer" and spec.load_recipe() is RECIPE
+        presets = spec.presets()
+        assert {"cpu", "quick"} <= set(presets), name
+        if name in SEED_NAMES:
+            assert "gpu" in presets, name
+        for preset in presets:
+            config = apply_values(TransformerConfig(), read_toml(spec.preset_path(preset)))
+            if preset != "gpu":
+                assert config.backbone == "minilm", (name, preset)
+    gpu = apply_values(TransformerConfig(), read_toml(REGISTRY["deberta_lora"].preset_path("gpu")))
+    assert (gpu.backbone, gpu.method, gpu.max_length, gpu.epochs) == (
+        "microsoft/deberta-v3-base", "lora", 512, 3
+    )  # fmt: skip
+    assert (gpu.batch_size, gpu.grad_accum, gpu.lora_r, gpu.lora_alpha) == (2, 8, 16, 32)
