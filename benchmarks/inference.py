@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sections import write_section  # benchmarks/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- inference:start -->", "<!-- inference:end -->"
 PIPELINE_BATCH = 32
 WARMUP = 32
 
@@ -335,19 +335,6 @@ def markdown(minilm: list[dict], info: dict, others: list[dict], load: dict | No
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the inference section of BENCHMARKS.md (or append it); nothing else changes."""
-    from sentibench.runs import atomic_write_text
-
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    atomic_write_text(path, new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="a fine-tuned MiniLM-L6 run directory")
@@ -386,7 +373,7 @@ def main() -> None:
     text = markdown(minilm, info, others, load, command, torch.get_num_threads())
     print(text)
     if not args.no_write:
-        write_section(args.out, text)
+        write_section("inference", text, args.out)
     if load and load["errors"]:
         sys.exit(f"load test: {load['errors']} errors ({', '.join(load['error_kinds'])}).")
 

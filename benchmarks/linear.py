@@ -26,16 +26,16 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from sections import BENCHMARKS_MD, write_section  # benchmarks/ is on sys.path when run
+
 from sentibench.data.dataset import load_splits
 from sentibench.errors import SentibenchError
 from sentibench.eval.metrics import classification_metrics
 from sentibench.provenance import machine
 from sentibench.registry import get_spec
-from sentibench.runs import RunDir, atomic_write_text
+from sentibench.runs import RunDir
 from sentibench.train.runner import resolve_config
 
-BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-START, END = "<!-- linear:start -->", "<!-- linear:end -->"
 # Targets of issue 2 (2 cores, peak memory < 6 GiB) and what plain scikit-learn reached here.
 TARGETS = {
     "tfidf_lr": {"accuracy": 0.906, "seconds": 20, "plain_sklearn": "0.906 in 22 s"},
@@ -108,7 +108,6 @@ def versions() -> str:
 def markdown(results: list[dict], command: str, load_before: tuple[float, ...]) -> str:
     info = machine()
     lines = [
-        START,
         "## Linear baselines: full IMDB, official 25k test split",
         "",
         f"- Command: `{command}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
@@ -146,20 +145,8 @@ def markdown(results: list[dict], command: str, load_before: tuple[float, ...]) 
         "Plain scikit-learn on this machine, for comparison (issue 2): "
         + "; ".join(f"{m} {t['plain_sklearn']}" for m, t in TARGETS.items())
         + ". Targets: 2 cores, peak memory < 6 GiB.",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(section: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace the linear section of BENCHMARKS.md (or append it); nothing else changes."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    atomic_write_text(path, text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     section = markdown(results, command, load_before)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("linear", section)
         print(f"wrote {BENCHMARKS_MD}", file=sys.stderr)
     return 0
 

@@ -22,10 +22,11 @@ import sys
 import time
 from pathlib import Path
 
+from sections import write_section  # benchmarks/ is on sys.path when run
+
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("full", "lora", "prefix", "ptuning", "prompt")
 TARGETS = {"full": 0.875, "lora": 0.855, "prefix": 0.78, "ptuning": 0.70, "prompt": 0.70}
-START, END = "<!-- transformers:start -->", "<!-- transformers:end -->"
 COMMON = ("max_length", "epochs", "batch_size", "truncation", "head_tokens")
 SHOWN = {  # the settings that tell the methods apart, per method
     "full": ("lr",),
@@ -143,19 +144,6 @@ def table(rows: list[dict], command: str, machine: str, when: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the transformers section of BENCHMARKS.md (or append it), atomically."""
-    from sentibench.runs import atomic_write_text
-
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{text}\n{END}"
-    if START in old and END in old:
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END) :]
-    else:
-        new = old.rstrip("\n") + "\n\n" + block + "\n"
-    atomic_write_text(path, new)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default=",".join(METHODS))
@@ -202,7 +190,7 @@ def main() -> None:
     text = table(rows, shown, machine_line(), time.strftime("%Y-%m-%d"))
     print(text)
     if not args.no_write:
-        write_section(args.out, text)
+        write_section("transformers", text, args.out)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,97 @@
+"""Classic nets on the full IMDB with their cpu presets (issue 3 targets), from run records.
+
+    python benchmarks/classic.py --train --seeds 0 1 2     # train what is missing, then summarise
+    python benchmarks/classic.py --runs DIR                 # summarise existing records only
+
+Runs are named <model>-s<seed> under --runs; an unfinished one resumes, a complete one is kept.
+Results go to BENCHMARKS.md between the classic markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from sections import write_section  # benchmarks/ is on sys.path when run
+
+from sentibench.provenance import machine, package_versions
+from sentibench.runs import load_run
+from sentibench.train.runner import run_training
+
+MODELS = ("cnn", "lstm", "gru", "attention_lstm", "capsule_lstm", "cnnlstm", "transformer")
+TARGETS = {"cnn": 0.89, "lstm": 0.89, "gru": 0.89, "attention_lstm": 0.895,
+           "capsule_lstm": 0.89, "cnnlstm": 0.885, "transformer": 0.87}  # fmt: skip
+BUDGET_S = 15 * 60  # cpu preset: <= 15 minutes of training on 2 cores
+
+
+def train_missing(runs: Path, models: list[str], seeds: list[int]) -> None:
+    for model in models:
+        for seed in seeds:
+            out = runs / f"{model}-s{seed}"
+            if out.exists() and load_run(out).status in ("complete", "collapsed"):
+                continue
+            try:
+                run_training(model, data="imdb", preset="cpu", seed=seed, out=out)
+            except Exception as exc:  # recorded in the run's status; the benchmark goes on
+                print(f"{model} seed {seed}: {exc}", file=sys.stderr)
+
+
+def summarise(runs: Path, command: str) -> str:
+    records = [load_run(p) for p in sorted(runs.iterdir()) if (p / "config.json").exists()]
+    info = machine()
+    lines = [
+        "## Classic nets: cpu presets, full IMDB, official 25k test split",
+        "",
+        f"- Command: `{command}`",
+        f"- Machine: {info['cores']} cores ({info['cpu']}); "
+        + ", ".join(f"{k} {v}" for k, v in package_versions().items() if k in ("python", "torch")),
+        "- One row per model; accuracy is mean ± std over the seeds that completed. Train s is "
+        "wall time on this machine, including any load from other processes at the time.",
+        "",
+        "| model | seeds | test acc | train s | train-set reviews / train s | peak RSS MiB "
+        "| not complete | target acc | acc met | <= 15 min |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model in MODELS:
+        mine = [r for r in records if r.model == model]
+        done = [r for r in mine if r.status == "complete"]
+        others = ", ".join(f"{r.name}: {r.status}" for r in mine if r.status != "complete")
+        if not done:
+            if mine:
+                lines.append(f"| {model} | 0 | | | | | {others} | {TARGETS[model]} | | |")
+            continue
+        acc = [r.metrics["accuracy"] for r in done]
+        secs = [r.metrics["train_seconds"] for r in done]
+        mean = statistics.fmean(acc)
+        spread = f" ± {statistics.stdev(acc):.4f}" if len(acc) > 1 else ""
+        seeds = ",".join(str(r.config["config"]["seed"]) for r in done)
+        lines.append(
+            f"| {model} | {seeds} | {mean:.4f}{spread} | {statistics.fmean(secs):.0f} "
+            f"| {statistics.fmean(r.metrics['train_reviews_per_second'] for r in done):.0f} "
+            f"| {max(r.metrics['peak_rss_mib'] for r in done):.0f} | {others} "
+            f"| {TARGETS[model]} | {'yes' if mean >= TARGETS[model] else 'no'} "
+            f"| {'yes' if max(secs) <= BUDGET_S else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-classic"))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--train", action="store_true", help="train missing runs first")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    if args.train:
+        train_missing(args.runs, args.models, args.seeds)
+    text = summarise(args.runs, " ".join(["python benchmarks/classic.py", *sys.argv[1:]]))
+    print(text)
+    if not args.no_write:
+        write_section("classic", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""BENCHMARKS.md is made of sections, one per benchmark script, between HTML-comment markers:
+`<!-- NAME:start -->` ... `<!-- NAME:end -->`. A script replaces its own section only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+
+def write_section(name: str, text: str, path: Path = BENCHMARKS_MD) -> None:
+    """Replace section `name` of `path` with `text` (or append it), atomically."""
+    from sentibench.runs import atomic_write_text  # lazily: scripts may set sys.path first
+
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{text.strip()}\n{end}"
+    if start in old and end in old:
+        new = old[: old.index(start)] + block + old[old.index(end) + len(end) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    atomic_write_text(path, new)
