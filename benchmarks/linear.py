@@ -142,7 +142,7 @@ def markdown(results: list[dict], command: str, load_before: tuple[float, ...]) 
         )
     lines += [
         "",
-        "Plain scikit-learn on this machine, for comparison (issue 2): "
+        "Plain scikit-learn, as quoted in issue 2 (not re-measured by this script): "
         + "; ".join(f"{m} {t['plain_sklearn']}" for m, t in TARGETS.items())
         + ". Targets: 2 cores, peak memory < 6 GiB.",
     ]
