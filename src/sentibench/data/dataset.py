@@ -95,22 +95,34 @@ def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     return frame
 
 
-def _read_split(folder: Path, split: str) -> tuple[pd.DataFrame, Path]:
+def split_file(folder: Path, split: str) -> Path:
+    """The file holding `split` in a prepared folder: split.parquet, else split.jsonl."""
     for suffix in (".parquet", ".jsonl"):
         path = folder / f"{split}{suffix}"
         if path.exists():
-            try:
-                if suffix == ".parquet":
-                    frame = pd.read_parquet(path)
-                else:
-                    frame = pd.read_json(path, lines=True, dtype={"id": str})
-            except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
-                raise DataError(f"{path} cannot be read ({type(exc).__name__}: {exc}).") from None
-            return validate_frame(frame, str(path)), path
+            return path
     raise DataError(
         f"{folder} has no {split}.parquet or {split}.jsonl; prepare it with "
         "`sentibench data fetch` or point --data at a prepared folder."
     )
+
+
+def read_split(path: Path) -> pd.DataFrame:
+    """Read and validate one split file (.parquet or .jsonl)."""
+    try:
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_json(path, lines=True, dtype={"id": str})
+    except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
+        raise DataError(f"{path} cannot be read ({type(exc).__name__}: {exc}).") from None
+    return validate_frame(frame, str(path))
+
+
+def data_sha256(folder: Path) -> str:
+    """One digest naming a prepared folder's exact train and test files (recorded per run)."""
+    both = sha256_file(split_file(folder, "train")) + sha256_file(split_file(folder, "test"))
+    return hashlib.sha256(both.encode()).hexdigest()
 
 
 def resolve_data(data: str) -> tuple[Path, str]:
@@ -134,12 +146,16 @@ def resolve_data(data: str) -> tuple[Path, str]:
 def load_official(data: str) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
     """The official train and test frames of a prepared folder, its name and a combined sha256."""
     folder, name = resolve_data(data)
-    train, train_path = _read_split(folder, "train")
-    test, test_path = _read_split(folder, "test")
+    train = read_split(split_file(folder, "train"))
+    test = read_split(split_file(folder, "test"))
     # No cross-split id check: aclImdb/Kaggle ids such as "0_9" recur in train and test.
-    both = sha256_file(train_path) + sha256_file(test_path)
-    combined = hashlib.sha256(both.encode()).hexdigest()
-    return train, test, name, combined
+    return train, test, name, data_sha256(folder)
+
+
+def load_test(data: str) -> tuple[pd.DataFrame, str]:
+    """Only the test split (reports need its labels and texts, never the training data)."""
+    folder, _ = resolve_data(data)
+    return read_split(split_file(folder, "test")), data_sha256(folder)
 
 
 def carve_validation(

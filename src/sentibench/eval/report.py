@@ -15,7 +15,6 @@ data is not on this machine, those sections say so and the rest of the report st
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import json
 import math
@@ -26,7 +25,7 @@ from types import ModuleType
 
 import pandas as pd
 
-from sentibench.data.dataset import _read_split, resolve_data, sha256_file
+from sentibench.data.dataset import load_test
 from sentibench.data.text import clean
 from sentibench.errors import SentibenchError
 from sentibench.eval.metrics import wilson_interval
@@ -205,28 +204,12 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------- the test reviews
 
 
-def _split_file(folder: Path, split: str) -> Path | None:
-    for suffix in (".parquet", ".jsonl"):  # the order dataset._read_split reads them in
-        if (folder / f"{split}{suffix}").exists():
-            return folder / f"{split}{suffix}"
-    return None
-
-
 def load_test_set(source: str, sha256: str) -> tuple[pd.DataFrame | None, str]:
-    """The test split (id, text, label, words) of the data a run names, or None and why not.
-
-    Only the test split is parsed; the train file is hashed (not read as data) because the
-    run's sha256 covers both files, exactly as dataset.load_official computes it.
-    """
+    """The test split (id, text, label, words) of the data a run names, or None and why not."""
     try:
-        folder, _ = resolve_data(source)
+        test, digest = load_test(source)
     except SentibenchError:
-        return None, f"the data '{source}' is not on this machine"
-    train_file = _split_file(folder, "train")
-    if train_file is None or _split_file(folder, "test") is None:
-        return None, f"the data '{source}' is incomplete here"
-    test, test_file = _read_split(folder, "test")
-    digest = hashlib.sha256((sha256_file(train_file) + sha256_file(test_file)).encode()).hexdigest()
+        return None, f"the data '{source}' is not on this machine or is incomplete"
     if digest != sha256:
         return None, f"the data '{source}' here is not the data the runs used (sha256 differs)"
     test = test[["id", "text", "label"]].copy()
