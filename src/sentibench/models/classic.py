@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -116,22 +115,8 @@ class ClassicConfig(BaseConfig):
 
 
 def loop_config(config: ClassicConfig) -> LoopConfig:
-    return LoopConfig(
-        epochs=config.epochs,
-        lr=config.lr,
-        group_lr={} if config.embed_lr is None else {"embedding": config.embed_lr},
-        weight_decay=config.weight_decay,
-        warmup_ratio=config.warmup_ratio,
-        clip_norm=config.clip_norm,
-        patience=config.patience,
-        mixed_precision=config.mixed_precision,
-        grad_accum=config.grad_accum,
-        seed=config.seed,
-        deterministic=config.deterministic,
-        threads=config.threads,
-        collapse_patience=config.collapse_patience,
-        progress=sys.stderr.isatty(),
-    )
+    group_lr = {} if config.embed_lr is None else {"embedding": config.embed_lr}
+    return LoopConfig.from_config(config, group_lr=group_lr)
 
 
 class ClassicPredictor:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sized
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Protocol
 
 import torch
@@ -67,6 +68,15 @@ class LoopConfig:
     collapse_patience: int = 2  # epochs allowed to predict one class (see guard.py)
     log_every: int = 50  # batches between progress-bar metric updates
     progress: bool = True  # show a progress bar
+
+    @classmethod
+    def from_config(cls, config: Any, **values: Any) -> LoopConfig:
+        """Take every loop setting a model config has under the same name; `values` win.
+
+        Progress bars only when a person is watching (stderr is a terminal).
+        """
+        shared = {f.name: getattr(config, f.name) for f in fields(cls) if hasattr(config, f.name)}
+        return cls(**{"progress": sys.stderr.isatty(), **shared, **values})
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings a checkpoint must match to be resumed (display-only ones left out)."""

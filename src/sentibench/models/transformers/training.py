@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import torch
@@ -87,17 +86,10 @@ def train_native(
         for start in range(0, len(order), size)
     ]
     steps = optimizer_steps(len(train), config)
-    loop_config = LoopConfig(
-        epochs=config.epochs,
-        lr=config.lr,
-        weight_decay=config.weight_decay,
+    loop_config = LoopConfig.from_config(
+        config,
         warmup_ratio=config.warmup_fraction(steps),
         clip_norm=config.max_grad_norm,
-        patience=config.patience,
-        mixed_precision=resolve_precision(config.mixed_precision),  # type: ignore[arg-type]
-        grad_accum=config.grad_accum,
-        seed=config.seed,
-        threads=config.threads,
-        progress=sys.stderr.isatty(),
+        mixed_precision=resolve_precision(config.mixed_precision),
     )
     return train_loop(model, train_batches, val_batches, loop_config, run).model
