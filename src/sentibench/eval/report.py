@@ -28,6 +28,7 @@ import pandas as pd
 from sentibench.data.dataset import load_test
 from sentibench.data.text import clean
 from sentibench.errors import SentibenchError
+from sentibench.eval.leaderboard import ranked
 from sentibench.eval.metrics import wilson_interval
 from sentibench.eval.significance import adjacent_tests, read_predictions, with_truth
 from sentibench.registry import REGISTRY
@@ -196,9 +197,7 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    frame = frame.sort_values(["accuracy", "train_s"], ascending=[False, True], kind="stable")
-    frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame.reset_index(drop=True)
+    return ranked(frame)
 
 
 # ---------------------------------------------------------------- the test reviews
