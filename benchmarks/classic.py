@@ -83,11 +83,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--train", action="store_true", help="train missing runs first")
+    parser.add_argument("--note", default="", help="a paragraph added under the table")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.train:
         train_missing(args.runs, args.models, args.seeds)
     text = summarise(args.runs, " ".join(["python benchmarks/classic.py", *sys.argv[1:]]))
+    if args.note:
+        text += "\n\n" + args.note
     print(text)
     if not args.no_write:
         write_section("classic", text)
