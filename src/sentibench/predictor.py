@@ -20,6 +20,6 @@ class Predictor(Protocol):
         ...
 
 
-def predict_labels(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
-    """0/1 labels with the 0.5 threshold used everywhere (metrics, predictions.csv, predict)."""
-    return (predictor.predict_proba(texts) >= 0.5).astype(np.int64)
+def labels_from_proba(proba: np.ndarray) -> np.ndarray:
+    """0/1 labels with the one 0.5 threshold (predictions.csv, predict, export, serve)."""
+    return (np.asarray(proba) >= 0.5).astype(np.int64)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from sentibench.errors import ConfigError, DataError
+from sentibench.predictor import labels_from_proba
 from sentibench.runs import RunRecord
 
 LABELS = ("negative", "positive")  # index = the label id in predictions.csv
@@ -96,7 +97,7 @@ class RunModel:
 
     def predict(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Label ids (0 negative, 1 positive) with the 0.5 threshold, as in predictions.csv."""
-        return (self.predict_proba(texts, batch_size) >= 0.5).astype(np.int64)
+        return labels_from_proba(self.predict_proba(texts, batch_size))
 
     def explain(self, text: str, window: int = 1, max_variants: int = 256) -> Explanation:
         """Occlusion: P(positive) of the text minus P(positive) with a window of words dropped.
@@ -129,7 +130,8 @@ class RunModel:
             WordContribution(text[a:b], a, b, float(c))
             for (a, b), c in zip(spans, total / count, strict=True)
         ]
-        return Explanation(text, float(proba[0]), LABELS[int(proba[0] >= 0.5)], window, words)
+        label = LABELS[int(labels_from_proba(proba[0]))]
+        return Explanation(text, float(proba[0]), label, window, words)
 
 
 def _without(text: str, spans: list[tuple[int, int]], first: int, stop: int) -> str:

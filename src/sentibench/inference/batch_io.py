@@ -25,6 +25,7 @@ import numpy as np
 from sentibench.errors import DataError
 from sentibench.inference.api import LABELS, RunModel
 from sentibench.predict_input import read_texts
+from sentibench.predictor import labels_from_proba
 from sentibench.runs import atomic_path
 
 Format = Literal["csv", "jsonl"]
@@ -163,7 +164,7 @@ def output_format(output: Path | None, fmt: str | None) -> Format:
 def result_rows(inputs: Inputs, proba: np.ndarray) -> Iterator[dict[str, object]]:
     for index, p in enumerate(proba):
         row: dict[str, object] = {} if inputs.ids is None else {ID_COLUMN: inputs.ids[index]}
-        row["label"] = LABELS[int(p >= 0.5)]
+        row["label"] = LABELS[int(labels_from_proba(p))]
         row["prob_positive"] = round(float(p), 6)
         yield row
 

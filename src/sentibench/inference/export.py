@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from sentibench.errors import SentibenchError
+from sentibench.predictor import labels_from_proba
 from sentibench.runs import RunRecord, atomic_write_json, now_iso
 
 FORMATS = ("onnx", "int8", "bf16")
@@ -391,7 +392,7 @@ def export_run(run: str | Path, fmt: str, threads: int | None = None) -> dict[st
         proba = exported.predict_proba(texts)
         seconds = time.perf_counter() - started
         original = pd.read_csv(record.path / "predictions.csv", dtype={"id": str})
-        labels = (proba >= 0.5).astype(np.int64)
+        labels = labels_from_proba(proba)
         summary = {
             "format": fmt,
             "run": record.name,

@@ -38,6 +38,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from sentibench.errors import ConfigError
 from sentibench.inference.api import LABELS, RunModel
+from sentibench.predictor import labels_from_proba
 
 T = TypeVar("T")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -197,7 +198,11 @@ def create_app(model: RunModel, limits: Limits | None = None) -> FastAPI:
     async def predict(request: Request) -> dict[str, Any]:
         texts, single = texts_of(await read_json_body(request, limits), limits)
         proba = await infer(model.predict_proba, texts)
-        rows = [{"label": LABELS[int(p >= 0.5)], "prob_positive": float(p)} for p in proba]
+        labels = labels_from_proba(proba)
+        rows = [
+            {"label": LABELS[int(label)], "prob_positive": float(p)}
+            for label, p in zip(labels, proba, strict=True)
+        ]
         return rows[0] if single else {"predictions": rows}
 
     @app.post("/explain")

@@ -17,7 +17,7 @@ from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dic
 from sentibench.data.dataset import load_splits
 from sentibench.errors import CollapseError, ConfigError, SentibenchError
 from sentibench.eval.metrics import classification_metrics
-from sentibench.predictor import Predictor
+from sentibench.predictor import Predictor, labels_from_proba
 from sentibench.provenance import command_line, git_commit, machine, package_versions, peak_rss_mib
 from sentibench.registry import ModelSpec, get_spec
 from sentibench.runs import RunDir, atomic_path, atomic_write_json, load_run, now_iso
@@ -91,7 +91,7 @@ def _save_model(predictor: Predictor, run: RunDir) -> None:
 
 
 def _write_predictions(run: RunDir, test: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
-    labels = (proba >= 0.5).astype(np.int64)
+    labels = labels_from_proba(proba)
     frame = pd.DataFrame({"id": test["id"], "sentiment": labels, "prob_positive": proba.round(6)})
     with atomic_path(run.predictions_path) as tmp:
         frame.to_csv(tmp, index=False)
