@@ -14,7 +14,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from sections import write_section  # benchmarks/ is on sys.path when run
+from sections import command_line, write_section  # benchmarks/ is on sys.path when run
 
 from sentibench.provenance import machine, package_versions
 from sentibench.runs import load_run
@@ -88,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.train:
         train_missing(args.runs, args.models, args.seeds)
-    text = summarise(args.runs, " ".join(["python benchmarks/classic.py", *sys.argv[1:]]))
+    text = summarise(args.runs, command_line("classic.py"))
     if args.note:
         text += "\n\n" + args.note
     print(text)

@@ -261,7 +261,8 @@ def load_test(path: Path, backend: str, requests: int, concurrency: int, threads
 
 
 def train_minilm(data: str, train_size: int, test_size: int, seed: int, runs: Path) -> Path:
-    """Fine-tune minilm_full (cpu preset, head truncation) on a seeded subset of `data`."""
+    """Fine-tune minilm_full (cpu preset, head truncation, the architecture's own head so that
+    transformers.pipeline can load the folder) on a seeded subset of `data`."""
     import pandas as pd
 
     from sentibench.data.dataset import load_official
@@ -276,7 +277,7 @@ def train_minilm(data: str, train_size: int, test_size: int, seed: int, runs: Pa
         pd.concat(parts).to_parquet(folder / f"{split}.parquet", index=False)
     out = runs / f"minilm_full-inference-bench-{time.strftime('%Y%m%d-%H%M%S')}"
     return run_training("minilm_full", data=str(folder), preset="cpu", seed=seed,
-                        overrides=['truncation="head"'], out=out)  # fmt: skip
+                        overrides=['truncation="head"', 'head="auto"'], out=out)  # fmt: skip
 
 
 def markdown(minilm: list[dict], info: dict, others: list[dict], load: dict | None,

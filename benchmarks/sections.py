@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -20,3 +21,15 @@ def write_section(name: str, text: str, path: Path = BENCHMARKS_MD) -> None:
     else:
         new = old.rstrip("\n") + "\n\n" + block + "\n"
     atomic_write_text(path, new)
+
+
+def command_line(script: str) -> str:
+    """How this script was called, for the section's header; a --note paragraph is left out."""
+    args, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip or arg == "--note":
+            skip = not skip
+            continue
+        if not arg.startswith("--note="):
+            args.append(arg)
+    return " ".join([f"python benchmarks/{script}", *args])

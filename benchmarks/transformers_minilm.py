@@ -27,7 +27,7 @@ from sections import write_section  # benchmarks/ is on sys.path when run
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("full", "lora", "prefix", "ptuning", "prompt")
 TARGETS = {"full": 0.875, "lora": 0.855, "prefix": 0.78, "ptuning": 0.70, "prompt": 0.70}
-COMMON = ("max_length", "epochs", "batch_size", "truncation", "head_tokens")
+COMMON = ("max_length", "epochs", "batch_size", "truncation", "head_tokens", "head")
 SHOWN = {  # the settings that tell the methods apart, per method
     "full": ("lr",),
     "lora": ("lr", "lora_r", "lora_alpha", "lora_targets"),
@@ -53,6 +53,7 @@ def run_method(method: str, data: str, sizes: tuple[int, int], overrides: list[s
     from sentibench.data.dataset import Splits, carve_validation, load_official
     from sentibench.errors import CollapseError
     from sentibench.eval.metrics import classification_metrics
+    from sentibench.predictor import labels_from_proba
     from sentibench.provenance import peak_rss_mib
     from sentibench.registry import get_spec
 
@@ -85,9 +86,12 @@ def run_method(method: str, data: str, sizes: tuple[int, int], overrides: list[s
     started = time.perf_counter()
     proba = predictor.predict_proba(splits.test["text"].tolist())
     score_seconds = time.perf_counter() - started
-    metrics = classification_metrics(splits.test["label"].to_numpy(), (proba >= 0.5).astype(int))
+    metrics = classification_metrics(splits.test["label"].to_numpy(), labels_from_proba(proba))
+    # validation accuracy: what a choice between settings may look at (the test split may not)
+    val_labels = labels_from_proba(predictor.predict_proba(validation["text"].tolist()))
     row = {
         **common,
+        "val_accuracy": float((val_labels == validation["label"].to_numpy()).mean()),
         "accuracy": metrics["accuracy"],
         "ci95": metrics["accuracy_ci95"],
         "positive_rate": metrics["positive_rate"],

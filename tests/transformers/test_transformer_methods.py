@@ -86,6 +86,30 @@ def test_pooled_linear_head_over_a_pretrained_encoder(method, tiny_backbones):
     assert out.logits.shape == (2, 2)
 
 
+@pytest.mark.parametrize("method", ["full", "prompt", "prefix"])
+def test_mean_linear_head_ignores_padding_and_trains_only_its_linear(method, tiny_backbones):
+    """Masked mean pooling: padding a batch further leaves each review's logits unchanged."""
+    backbone = tiny_backbones["bert"]
+    config = tiny_settings(backbone, method=method, head="mean_linear")
+    tokenizer = load_tokenizer(str(backbone))
+    torch.manual_seed(0)
+    model = build_model(config, str(backbone), tokenizer).eval()
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert any("classifier" in n for n in trainable)
+    if method != "full":
+        assert not any("pooler" in n for n in trainable)  # the unused pooler stays frozen
+    short = encode(tokenizer, TEXTS)
+    padded = tokenizer(TEXTS, padding="max_length", max_length=24, return_tensors="pt",
+                       return_token_type_ids=False)  # fmt: skip
+    assert padded["input_ids"].shape[1] > short["input_ids"].shape[1]
+    with torch.no_grad():
+        torch.testing.assert_close(model(**short).logits, model(**padded).logits,
+                                   atol=1e-5, rtol=1e-4)  # fmt: skip
+        pooled = model(**encode(tokenizer, TEXTS)).logits
+        first = model(**encode(tokenizer, TEXTS[:1])).logits
+    torch.testing.assert_close(first, pooled[:1], atol=1e-5, rtol=1e-4)
+
+
 def test_lora_targets_come_from_the_table_or_the_config(tiny_backbones):
     backbone = tiny_backbones["distilbert"]
     tokenizer = load_tokenizer(str(backbone))

@@ -25,6 +25,9 @@ CASES = [
     ("distilbert", "lora", "auto"),
     ("bert", "full", "pooled_linear"),
     ("bert", "lora", "pooled_linear"),
+    ("bert", "full", "mean_linear"),
+    ("bert", "ptuning", "mean_linear"),
+    ("deberta", "prefix", "mean_linear"),
 ]
 
 

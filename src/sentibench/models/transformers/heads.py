@@ -1,4 +1,4 @@
-"""`head = "pooled_linear"`: our own classification head over a pretrained encoder.
+"""`head = "pooled_linear" | "mean_linear"`: our own classification head over a pretrained encoder.
 
     encoder (AutoModel, pretrained) -> pooled output -> dropout -> Linear(hidden, 2)
 
@@ -10,6 +10,11 @@ reproduce the seed's model as its own module and to put one head over any encode
 
 The module looks enough like a transformers model (a `config`, `inputs_embeds`, `labels`, a
 SequenceClassifierOutput) for peft and the HF Trainer to use it.
+
+`mean_linear` pools by the masked mean of the last hidden states instead: the pooling that
+sentence encoders such as all-MiniLM-L6-v2 were trained with (their [CLS] state and pooler
+are not trained to summarise a text). With prompt methods the virtual tokens count as tokens
+of the text, since peft extends the attention mask over them.
 """
 
 from __future__ import annotations
@@ -22,12 +27,22 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 HEAD_FILE = "pooled_linear_head.safetensors"
+POOLINGS = {"pooled_linear": "pooler", "mean_linear": "mean"}  # head name -> pooling
 
 
 class PooledLinearClassifier(nn.Module):
-    def __init__(self, encoder: Any, num_labels: int = 2, dropout: float | None = None) -> None:
+    def __init__(
+        self,
+        encoder: Any,
+        num_labels: int = 2,
+        dropout: float | None = None,
+        pooling: str = "pooler",
+    ) -> None:
         super().__init__()
+        if pooling not in POOLINGS.values():
+            raise ValueError(f"pooling must be one of {sorted(POOLINGS.values())}, got {pooling!r}")
         self.encoder = encoder
+        self.pooling = pooling
         self.config = encoder.config
         p = dropout if dropout is not None else getattr(self.config, "hidden_dropout_prob", 0.1)
         self.dropout = nn.Dropout(p)
@@ -60,14 +75,22 @@ class PooledLinearClassifier(nn.Module):
             inputs_embeds=inputs_embeds,
             **kwargs,
         )
-        pooled = getattr(out, "pooler_output", None)
-        if pooled is None:
-            pooled = out.last_hidden_state[:, 0]
-        logits = self.classifier(self.dropout(pooled))
+        logits = self.classifier(self.dropout(self._pool(out, attention_mask)))
         loss = None
         if labels is not None:
             loss = nn.functional.cross_entropy(logits.float(), labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def _pool(self, out: Any, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        states = out.last_hidden_state
+        if self.pooling == "mean":
+            if attention_mask is None:
+                return states.mean(dim=1)
+            # a prefix-extended mask would be longer than the states: real tokens come last
+            weights = attention_mask[:, -states.shape[1] :].unsqueeze(-1).to(states.dtype)
+            return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+        pooled = getattr(out, "pooler_output", None)
+        return states[:, 0] if pooled is None else pooled
 
     def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
         self.encoder.gradient_checkpointing_enable(**kwargs)
@@ -79,7 +102,8 @@ class PooledLinearClassifier(nn.Module):
         tensors = {
             k: v.detach().contiguous().cpu() for k, v in self.classifier.state_dict().items()
         }
-        save_file(tensors, directory / HEAD_FILE, metadata={"dropout": str(self.dropout.p)})
+        metadata = {"dropout": str(self.dropout.p), "pooling": self.pooling}
+        save_file(tensors, directory / HEAD_FILE, metadata=metadata)
 
     @classmethod
     def from_pretrained(cls, directory: Path, encoder: Any) -> PooledLinearClassifier:
@@ -87,8 +111,13 @@ class PooledLinearClassifier(nn.Module):
 
         path = Path(directory) / HEAD_FILE
         with safe_open(str(path), framework="pt") as handle:
-            dropout = float(handle.metadata()["dropout"])
+            metadata = handle.metadata()
         state = load_file(str(path))
-        model = cls(encoder, num_labels=state["weight"].shape[0], dropout=dropout)
+        model = cls(
+            encoder,
+            num_labels=state["weight"].shape[0],
+            dropout=float(metadata["dropout"]),
+            pooling=metadata.get("pooling", "pooler"),  # files written before mean_linear
+        )
         model.classifier.load_state_dict(state)
         return model

@@ -2,6 +2,7 @@
 
     head    auto           AutoModelForSequenceClassification (the architecture's own head)
             pooled_linear  heads.PooledLinearClassifier (pooled output -> dropout -> Linear)
+            mean_linear    the same over the masked mean of the last hidden states
     method  full           every weight trains
             lora/ptuning/prompt   peft adapters + the head (peft_methods.py)
             prefix         project prefix tuning + the head (prefix.py, deberta_prefix.py)
@@ -10,7 +11,7 @@ What lands in the run's model/ folder (Hugging Face formats, safetensors only):
 
     full, auto           config.json + model.safetensors + tokenizer: a folder any
                          AutoModelForSequenceClassification.from_pretrained can read
-    full, pooled_linear  the encoder's save_pretrained folder + pooled_linear_head.safetensors
+    full, *_linear       the encoder's save_pretrained folder + pooled_linear_head.safetensors
     lora/ptuning/prompt  adapter_config.json + adapter_model.safetensors (adapters and head)
     prefix               prefix_config.json + prefix_model.safetensors (prefixes and head)
     always               tokenizer files and sentibench_transformer.json (method, head, backbone)
@@ -33,20 +34,20 @@ from sentibench.models.transformers.backbone import (
     load_sequence_classifier,
     load_tokenizer,
 )
-from sentibench.models.transformers.heads import PooledLinearClassifier
+from sentibench.models.transformers.heads import POOLINGS, PooledLinearClassifier
 from sentibench.models.transformers.peft_methods import PEFT_METHODS, apply_peft, trainable_head
 from sentibench.models.transformers.prefix import PrefixTunedModel
 
 METHODS = ("full", "lora", "ptuning", "prompt", "prefix")
-HEADS = ("auto", "pooled_linear")
+HEADS = ("auto", "pooled_linear", "mean_linear")
 META_FILE = "sentibench_transformer.json"
 
 
 def load_base(config: Any, resolved: str) -> tuple[nn.Module, list[str]]:
     """The pretrained classifier for `config.head` and the modules that form its head."""
-    if config.head == "pooled_linear":
+    if config.head in POOLINGS:
         encoder, missing = load_encoder(resolved, config.trust_remote_code)
-        model = PooledLinearClassifier(encoder)
+        model = PooledLinearClassifier(encoder, pooling=POOLINGS[config.head])
         missing = {f"encoder.{key}" for key in missing} | {"classifier.weight"}
     elif config.head == "auto":
         model, missing = load_sequence_classifier(resolved, config.trust_remote_code)
@@ -112,7 +113,7 @@ def load_model(config: Any, directory: Path, resolved: str | None) -> tuple[nn.M
         raise SentibenchError(f"{directory} has no {META_FILE}; it is not a transformer model.")
     tokenizer = load_tokenizer(str(directory), config.trust_remote_code)
     if config.method == "full":
-        if config.head == "pooled_linear":
+        if config.head in POOLINGS:
             encoder, _ = load_encoder(str(directory), config.trust_remote_code)
             return PooledLinearClassifier.from_pretrained(directory, encoder), tokenizer
         model, _ = load_sequence_classifier(str(directory), config.trust_remote_code)

@@ -28,12 +28,13 @@ class TransformerConfig(BaseConfig):
     method: Literal["full", "lora", "ptuning", "prompt", "prefix"] = field(
         default="full", metadata={"help": "what trains: all weights, or adapters + the head"}
     )
-    head: Literal["auto", "pooled_linear"] = field(
+    head: Literal["auto", "pooled_linear", "mean_linear"] = field(
         default="auto",
         metadata={
             "help": "auto: the architecture's own classification head; pooled_linear: our "
             "dropout + Linear over the pretrained encoder's pooled output (the seed's "
-            "'bert_scratch')"
+            "'bert_scratch'); mean_linear: the same over the masked mean of the last hidden "
+            "states (how sentence encoders such as MiniLM were trained to pool)"
         },
     )
     loop: Literal["native", "trainer"] = field(
