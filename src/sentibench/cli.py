@@ -106,10 +106,12 @@ def train(
     runs: RunsOption = Path("runs"),
 ) -> None:
     """Train MODEL, score it on the official test split and write runs/<name>/."""
-    from sentibench.runs import load_run
+    from sentibench.runs import is_main_process, load_run
     from sentibench.train.runner import run_training
 
     path = run_training(model, data, preset, config, overrides or [], seed, out, runs)
+    if not is_main_process():  # one of several launched processes: the main one reports
+        return
     metrics = load_run(path).metrics or {}
     low, high = metrics["accuracy_ci95"]
     console.print(

@@ -73,11 +73,19 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class RunDir:
-    """Writer for one run directory; every file is written atomically."""
+def is_main_process() -> bool:
+    """False in the other processes of a multi-process launch (torchrun and accelerate launch
+    set RANK): only the main one writes run records."""
+    return int(os.environ.get("RANK", "0")) == 0
 
-    def __init__(self, path: Path) -> None:
+
+class RunDir:
+    """Writer for one run directory; every file is written atomically. In the other processes
+    of a multi-process launch it reads but does not write (`writes` is False)."""
+
+    def __init__(self, path: Path, writes: bool | None = None) -> None:
         self.path = Path(path)
+        self.writes = is_main_process() if writes is None else writes
 
     config_path = property(lambda self: self.path / "config.json")
     status_path = property(lambda self: self.path / "status.json")
@@ -89,6 +97,8 @@ class RunDir:
     checkpoint_dir = property(lambda self: self.path / "checkpoint")
 
     def create(self) -> None:
+        if not self.writes:
+            return
         self.path.mkdir(parents=True, exist_ok=True)
 
     def status(self) -> str | None:
@@ -98,13 +108,19 @@ class RunDir:
 
     def set_status(self, status: str, message: str | None = None) -> None:
         assert status in STATUSES, status
+        if not self.writes:
+            return
         atomic_write_json(self.status_path, {"status": status, "message": message, "at": now_iso()})
 
     def log(self, message: str) -> None:
+        if not self.writes:
+            return
         with open(self.log_path, "a", encoding="utf-8") as handle:
             handle.write(f"{now_iso()} {message}\n")
 
     def append_history(self, row: dict[str, Any]) -> None:
+        if not self.writes:
+            return
         with open(self.history_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
 
@@ -116,6 +132,8 @@ class RunDir:
 
     def truncate_history(self, epochs: int) -> None:
         """Keep the first `epochs` rows (a resumed run rewrites what came after its checkpoint)."""
+        if not self.writes:
+            return
         rows = [r for r in self.history() if r.get("epoch", 0) <= epochs]
         atomic_write_text(self.history_path, "".join(json.dumps(r) + "\n" for r in rows))
 

@@ -13,6 +13,13 @@ rates, linear warmup + linear decay, gradient clipping, early stopping on valida
 with the best weights restored, the collapse guard, a checkpoint each epoch and resume from it,
 per-epoch metrics into the run record, and a progress bar.
 
+Several processes (`accelerate launch` or torchrun; one per GPU, or gloo on CPUs): every process
+builds the same batches and trains on its own slice of each one's rows, and the gradient
+all-reduce averages the slices, so the global batch is batch_size whatever the process count
+(batch_size should divide by it). Every process validates on the whole validation set and so
+takes the same early-stopping decision; only the main process writes the run record and
+checkpoints.
+
 Resume replays exactly: batch order is a function of (seed, epoch) and every RNG state is in
 the checkpoint, so a run killed after epoch k and resumed ends with the same weights and metrics
 as one that was never interrupted (on the same machine and thread count).
@@ -33,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import send_to_device, set_seed
+from accelerate.utils import DataLoaderConfiguration, send_to_device, set_seed
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
@@ -140,7 +147,12 @@ def make_accelerator(mixed_precision: str) -> Accelerator:
     # AcceleratorState is process-wide and refuses a second precision: a new run (benchmarks,
     # tests) in the same process starts from a clean state.
     AcceleratorState._reset_state()
-    return Accelerator(mixed_precision=precision)
+    # Without a GPU, say so: accelerate forms a multi-process (gloo) group on CPUs only then.
+    no_gpu = not torch.cuda.is_available() and not torch.backends.mps.is_available()
+    # split_batches: every process takes a slice of each batch (see the module docstring), so
+    # the schedule advances once per step, not once per process.
+    batching = DataLoaderConfiguration(split_batches=True)
+    return Accelerator(mixed_precision=precision, cpu=no_gpu, dataloader_config=batching)
 
 
 @torch.no_grad()
@@ -296,7 +308,7 @@ class _Trainer:
         self.guard.check_one_class(state.best_one_class_share, epoch, final=state.finished)
         if state.finished:
             self.plain_model.load_state_dict(self.best_weights)
-        if self.run is not None:
+        if self.run is not None and self.accelerator.is_main_process:
             best = None if state.finished else self.best_weights  # the model holds them now
             save_checkpoint(
                 self.run.checkpoint_dir, best_weights=best, state=state, **self._checkpointed()
@@ -322,11 +334,16 @@ class _Trainer:
     ) -> tuple[float, float, int]:
         """One pass over `batches`; returns (mean loss, accuracy, examples seen)."""
         accelerator, config, model = self.accelerator, self.config, self.model
+        world, rank = accelerator.num_processes, accelerator.process_index
         model.train()
         total_loss, seen = 0.0, 0
         correct = torch.zeros((), dtype=torch.long, device=accelerator.device)  # summed on device
         count = len(batches)
         for index, batch in enumerate(batches):
+            if world > 1:  # this process's slice of the rows (contiguous, sizes differ by <= 1)
+                if len(batch["labels"]) < world:
+                    continue  # a tail batch too small to give every process a row
+                batch = {key: value.tensor_split(world)[rank] for key, value in batch.items()}
             batch = send_to_device(batch, accelerator.device)
             labels = batch["labels"]
             # Accumulated micro-batches skip the gradient all-reduce until the optimizer step.
@@ -351,6 +368,11 @@ class _Trainer:
             if (index + 1) % config.log_every == 0 or index + 1 == count:
                 accuracy = int(correct) / seen
                 progress.update(task, completed=index + 1, loss=total_loss / seen, acc=accuracy)
+        if world > 1:  # the epoch's figures over every process's rows
+            sums = [total_loss, float(correct), float(seen)]
+            totals = torch.tensor(sums, dtype=torch.float64, device=accelerator.device)
+            total_loss, correct_sum, seen_sum = accelerator.reduce(totals, reduction="sum").tolist()
+            return total_loss / max(seen_sum, 1), correct_sum / max(seen_sum, 1), int(seen_sum)
         return total_loss / max(seen, 1), int(correct) / max(seen, 1), seen
 
     def _evaluate(self) -> tuple[float, float, float]:

@@ -64,6 +64,8 @@ def resolve_config(
 
 def _prepare_run_dir(run: RunDir, record: dict[str, Any]) -> bool:
     """Create the run dir, or check that an unfinished one is the same run. True if resuming."""
+    if not run.writes:  # another process of a multi-process launch: the main one checks
+        return run.config_path.exists()
     if not run.config_path.exists():
         run.create()
         atomic_write_json(run.config_path, record)
@@ -150,6 +152,8 @@ def run_training(
         started = time.perf_counter()
         predictor = recipe.train(config, splits, run)
         train_seconds = time.perf_counter() - started
+        if not run.writes:  # the main process of a multi-process launch scores and saves
+            return run.path
         _save_model(predictor, run)
         started = time.perf_counter()
         proba = np.asarray(predictor.predict_proba(splits.test["text"].tolist()), dtype=np.float64)
