@@ -99,6 +99,7 @@ def minilm_rows(path: Path, n: int, seed: int, threads: int | None) -> tuple[lis
         pipeline_for,
         write_onnx,
     )
+    from sentibench.predictor import labels_from_proba
 
     model = load_run(path, threads=threads)
     if model.record.config.get("family") != "transformer":
@@ -125,15 +126,18 @@ def minilm_rows(path: Path, n: int, seed: int, threads: int | None) -> tuple[lis
     pipe = pipeline_for(model.record, predictor)
     int8 = int8_predictor(pipe)
     rows.append(measure("sentibench int8 (dynamic quantization)",
-                        lambda t: int8.predict_proba(t) >= 0.5, texts, labels))  # fmt: skip
+                        lambda t: labels_from_proba(int8.predict_proba(t)), texts,
+                        labels))  # fmt: skip
     bf16 = bf16_predictor(pipe)
     rows.append(measure("sentibench bf16 (autocast)",
-                        lambda t: bf16.predict_proba(t) >= 0.5, texts, labels))  # fmt: skip
+                        lambda t: labels_from_proba(bf16.predict_proba(t)), texts,
+                        labels))  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:  # the session keeps the model in memory
         write_onnx(pipe, Path(tmp) / "model.onnx", texts[:8])
         session = onnx_predictor(pipe, Path(tmp) / "model.onnx", threads)
     rows.append(measure("sentibench ONNX Runtime fp32",
-                        lambda t: session.predict_proba(t) >= 0.5, texts, labels))  # fmt: skip
+                        lambda t: labels_from_proba(session.predict_proba(t)), texts,
+                        labels))  # fmt: skip
     base, fp32 = rows[0], rows[1]
     for row in rows:
         row["speedup"] = row["reviews_per_s"] / base["reviews_per_s"]
@@ -158,6 +162,7 @@ def other_rows(paths: list[Path], n: int, seed: int, threads: int | None) -> lis
         pipeline_for,
         write_onnx,
     )
+    from sentibench.predictor import labels_from_proba
 
     rows = []
     for path in paths:
@@ -168,13 +173,15 @@ def other_rows(paths: list[Path], n: int, seed: int, threads: int | None) -> lis
         if model.record.config.get("family") in ("classic", "transformer"):
             pipe = pipeline_for(model.record, model.predictor)
             int8 = int8_predictor(pipe)
-            variants.append(("int8", lambda t, p=int8: p.predict_proba(t) >= 0.5))
+            variants.append(("int8", lambda t, p=int8: labels_from_proba(p.predict_proba(t))))
             bf16 = bf16_predictor(pipe)
-            variants.append(("bf16", lambda t, p=bf16: p.predict_proba(t) >= 0.5))
+            variants.append(("bf16", lambda t, p=bf16: labels_from_proba(p.predict_proba(t))))
             with tempfile.TemporaryDirectory() as tmp:  # the session keeps the model in memory
                 write_onnx(pipe, Path(tmp) / "model.onnx", texts[:8])
                 onnx = onnx_predictor(pipe, Path(tmp) / "model.onnx", threads)
-            variants.append(("ONNX Runtime", lambda t, p=onnx: p.predict_proba(t) >= 0.5))
+            variants.append(
+                ("ONNX Runtime", lambda t, p=onnx: labels_from_proba(p.predict_proba(t)))
+            )
         for variant, predict in variants:
             row = measure(variant, predict, texts, labels)
             rows.append({**row, "run": model.name, "model": model.model, "n": len(texts)})

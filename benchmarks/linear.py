@@ -31,6 +31,7 @@ from sections import BENCHMARKS_MD, write_section  # benchmarks/ is on sys.path 
 from sentibench.data.dataset import load_splits
 from sentibench.errors import SentibenchError
 from sentibench.eval.metrics import classification_metrics
+from sentibench.predictor import labels_from_proba
 from sentibench.provenance import machine
 from sentibench.registry import get_spec
 from sentibench.runs import RunDir
@@ -70,7 +71,7 @@ def benchmark_model(name: str, preset: str) -> dict:
         with Stopwatch() as predict:
             proba = model.predict_proba(texts)
         history = run.history()
-    metrics = classification_metrics(splits.test["label"].to_numpy(), (proba >= 0.5).astype(int))
+    metrics = classification_metrics(splits.test["label"].to_numpy(), labels_from_proba(proba))
     return {
         "model": name,
         "preset": preset,
