@@ -53,10 +53,11 @@ def section(rows: list[dict], args: argparse.Namespace) -> str:
     fast, slow = rows[0], rows[1]
     ratio = fast["reviews_per_s"] / slow["reviews_per_s"]
     met = ratio >= 3 and fast["accuracy"] >= slow["accuracy"]
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     lines = [
         "## Length bucketing vs padding to 512 (lstm)",
         "",
-        f"- Command: `{command_line('bucketing.py')}` ({time.strftime('%Y-%m-%d %H:%M')} UTC)",
+        f"- Command: `{command_line('bucketing.py')}` ({when} UTC)",
         f"- Machine: {info['cores']} cores ({info['cpu']}), GPU {info.get('gpu') or 'none'}",
         f"- {args.model}, cpu preset with max_len {args.max_len}, {args.epochs} epochs, seed "
         f"{args.seed}, data {args.data}; both variants in one process, one after the other.",

@@ -198,10 +198,10 @@ def section(results: list[dict], command: str) -> str:
         ),
         "- Every run: `sentibench train MODEL --data imdb --preset cpu` plus the candidate's "
         "overrides, fp32 (the cpu presets use no mixed precision). Stage 1: every candidate "
-        "with seed 0; per model the best validation accuracy (2,500 reviews carved from "
-        "train) wins; the test split played no part in the choice. Stage 2: the winner with "
-        "seeds 1 and 2. Train seconds here are GPU seconds with many runs sharing one GPU, "
-        "not the 2-core figures (those are in the cpu suite section).",
+        "with seed 0; per model the best validation accuracy (the validation share carved "
+        "from train) wins; the test split played no part in the choice. Stage 2: the winner "
+        "with the other seeds. Train seconds are wall seconds on the machine above with many "
+        "runs in parallel, not 2-core figures.",
         "",
         "| model | chosen | seeds | test acc mean ± std | target | met | collapsed |",
         "|---|---|---|---|---|---|---|",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -32,4 +33,4 @@ def command_line(script: str) -> str:
             continue
         if not arg.startswith("--note="):
             args.append(arg)
-    return " ".join([f"python benchmarks/{script}", *args])
+    return shlex.join(["python", f"benchmarks/{script}", *args])

@@ -127,10 +127,12 @@ def reproduce(
     runs: RunsOption = Path("runs"),
 ) -> None:
     """Train again with a run's model, data and resolved config, and compare accuracy."""
-    from sentibench.runs import load_run
+    from sentibench.runs import is_main_process, load_run
     from sentibench.train.runner import reproduce as reproduce_run
 
     path = reproduce_run(run, out, runs)
+    if not is_main_process():  # one of several launched processes: the main one reports
+        return
     before, after = load_run(run).metrics, load_run(path).metrics
     console.print(
         f"original {before['accuracy']:.4f}, reproduced {after['accuracy']:.4f} -> {path}"

@@ -73,10 +73,13 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+RANK_VARIABLES = ("RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "MV2_COMM_WORLD_RANK")
+
+
 def is_main_process() -> bool:
     """False in the other processes of a multi-process launch (torchrun and accelerate launch
-    set RANK): only the main one writes run records."""
-    return int(os.environ.get("RANK", "0")) == 0
+    set RANK, MPI launchers their own variable): only the main one writes run records."""
+    return all(int(os.environ.get(name, "0")) == 0 for name in RANK_VARIABLES)
 
 
 class RunDir:

@@ -14,7 +14,8 @@ import pytest
 
 from sentibench.runs import RunDir
 
-# Trains a small MLP for 3 epochs of 4 batches of 8 rows through train_loop; writes the history.
+# Trains a small MLP for 3 epochs through train_loop (batch sizes and grad_accum from argv);
+# rank 0 writes the process count, the rows its forward saw in training, and the history.
 SCRIPT = textwrap.dedent(
     """
     import json, sys
@@ -22,15 +23,18 @@ SCRIPT = textwrap.dedent(
     from torch import nn
     from sentibench.train.loop import LoopConfig, train_loop
 
+    sizes, accum = json.loads(sys.argv[2]), int(sys.argv[3])
+
     def batches(epoch):
         g = torch.Generator().manual_seed(epoch)
-        x = torch.randn(32, 6, generator=g)
+        x = torch.randn(sum(sizes), 6, generator=g)
         y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
-        return [{"x": x[i : i + 8], "labels": y[i : i + 8]} for i in range(0, 32, 8)]
+        return [{"x": part, "labels": label} for part, label in
+                zip(x.split(sizes), y.split(sizes))]
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 2))
-    config = LoopConfig(epochs=3, lr=0.05, seed=0, threads=1, progress=False)
+    config = LoopConfig(epochs=3, lr=0.05, seed=0, threads=1, progress=False, grad_accum=accum)
     trained_rows = [0]
 
     def forward(m, b):
@@ -53,33 +57,46 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(script: Path, out: Path, world: int) -> list[subprocess.Popen]:
+def launch(script: Path, out: Path, world: int, sizes: list[int], accum: int) -> list:
     port = str(free_port())
     processes = []
     for rank in range(world):
-        env = dict(os.environ, OMP_NUM_THREADS="1")
+        env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # gloo on CPUs
         if world > 1:  # what torchrun / accelerate launch set for each process
             env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE=str(world),
                        RANK=str(rank), LOCAL_RANK=str(rank))  # fmt: skip
-        processes.append(subprocess.Popen([sys.executable, str(script), str(out)], env=env))
+        command = [sys.executable, str(script), str(out), json.dumps(sizes), str(accum)]
+        processes.append(subprocess.Popen(command, env=env))
     return processes
 
 
-def history(script: Path, out: Path, world: int) -> list[dict]:
-    processes = launch(script, out, world)
-    codes = [p.wait(timeout=120) for p in processes]
+def history(script: Path, out: Path, world: int, sizes: list[int], accum: int) -> list[dict]:
+    processes = launch(script, out, world, sizes, accum)
+    try:
+        codes = [p.wait(timeout=120) for p in processes]
+    finally:
+        for p in processes:
+            p.kill()
     assert codes == [0] * world
     written = json.loads(out.read_text())
     assert written["world"] == world  # the processes did form one process group
-    assert written["rows"] == 3 * 32 // world  # and each trained on its share of every batch
+    # rank 0 trained on its slice of each batch (the first, larger one of an uneven split), and
+    # on the whole of a batch with fewer rows than processes
+    rows = sum(-(-n // world) if n >= world else n for n in sizes)
+    assert written["rows"] == 3 * rows
     return written["history"]
 
 
-def test_two_gloo_processes_follow_the_one_process_loss_curve(tmp_path):
+@pytest.mark.parametrize(
+    ("sizes", "accum"),
+    [([8, 8, 8, 8], 1), ([8, 8, 7, 1], 1), ([8, 7, 8, 1], 2)],
+    ids=["even", "uneven-and-tiny-tail", "accumulation"],
+)
+def test_two_gloo_processes_follow_the_one_process_loss_curve(sizes, accum, tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT)
-    one = history(script, tmp_path / "one.json", 1)
-    two = history(script, tmp_path / "two.json", 2)
+    one = history(script, tmp_path / "one.json", 1, sizes, accum)
+    two = history(script, tmp_path / "two.json", 2, sizes, accum)
     assert len(one) == len(two) == 3
     for a, b in zip(one, two, strict=True):
         # each process saw half the rows, yet the epoch figures cover all of them

@@ -16,9 +16,10 @@ per-epoch metrics into the run record, and a progress bar.
 Several processes (`accelerate launch` or torchrun; one per GPU, or gloo on CPUs): every process
 builds the same batches and trains on its own slice of each one's rows, and the gradient
 all-reduce averages the slices, so the global batch is batch_size whatever the process count
-(batch_size should divide by it). Every process validates on the whole validation set and so
-takes the same early-stopping decision; only the main process writes the run record and
-checkpoints.
+(see _Trainer._share). Every process validates on the whole validation set and the main
+process's figures decide early stopping for all; only the main process writes the run record
+and checkpoints. A resume restores the main process's random state in every process, so with
+several processes (dropout differs per process) it is not an exact replay.
 
 Resume replays exactly: batch order is a function of (seed, epoch) and every RNG state is in
 the checkpoint, so a run killed after epoch k and resumed ends with the same weights and metrics
@@ -40,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import DataLoaderConfiguration, send_to_device, set_seed
+from accelerate.utils import DataLoaderConfiguration, broadcast, send_to_device, set_seed
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
@@ -334,16 +335,13 @@ class _Trainer:
     ) -> tuple[float, float, int]:
         """One pass over `batches`; returns (mean loss, accuracy, examples seen)."""
         accelerator, config, model = self.accelerator, self.config, self.model
-        world, rank = accelerator.num_processes, accelerator.process_index
+        world = accelerator.num_processes
         model.train()
         total_loss, seen = 0.0, 0
         correct = torch.zeros((), dtype=torch.long, device=accelerator.device)  # summed on device
         count = len(batches)
         for index, batch in enumerate(batches):
-            if world > 1:  # this process's slice of the rows (contiguous, sizes differ by <= 1)
-                if len(batch["labels"]) < world:
-                    continue  # a tail batch too small to give every process a row
-                batch = {key: value.tensor_split(world)[rank] for key, value in batch.items()}
+            batch, weight, counted = self._share(batch)
             batch = send_to_device(batch, accelerator.device)
             labels = batch["labels"]
             # Accumulated micro-batches skip the gradient all-reduce until the optimizer step.
@@ -353,8 +351,8 @@ class _Trainer:
                     logits = self.forward(model, batch)
                 loss = F.cross_entropy(logits.float(), labels)
                 value = loss.item()
-                self.guard.check_loss(value, self.state.global_step + 1, self.lr())
-                accelerator.backward(loss / config.grad_accum)
+                self.guard.check_loss(self._worst(value), self.state.global_step + 1, self.lr())
+                accelerator.backward(loss * weight / config.grad_accum)
             if steps_now:
                 if config.clip_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), config.clip_norm)
@@ -362,6 +360,8 @@ class _Trainer:
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.state.global_step += 1
+            if not counted:
+                continue
             total_loss += value * len(labels)
             correct += (logits.argmax(dim=1) == labels).sum()
             seen += len(labels)
@@ -375,6 +375,33 @@ class _Trainer:
             return total_loss / max(seen_sum, 1), correct_sum / max(seen_sum, 1), int(seen_sum)
         return total_loss / max(seen, 1), int(correct) / max(seen, 1), seen
 
+    def _share(self, batch: Batch) -> tuple[Batch, float, bool]:
+        """This process's rows of `batch`, its loss weight, and whether its figures count.
+
+        With several processes each takes a contiguous slice; its mean loss is weighted by
+        slice size x processes / batch size, so that the all-reduce average of the gradients is
+        the gradient of the whole batch's mean loss even when the slices differ by a row. A
+        batch with fewer rows than processes is taken whole by every process (the same
+        gradient everywhere) and counted by the main process only.
+        """
+        world = self.accelerator.num_processes
+        rows = len(batch["labels"])
+        if world == 1:
+            return batch, 1.0, True
+        if rows < world:
+            return batch, 1.0, self.accelerator.is_main_process
+        rank = self.accelerator.process_index
+        mine = {key: value.tensor_split(world)[rank] for key, value in batch.items()}
+        return mine, len(mine["labels"]) * world / rows, True
+
+    def _worst(self, loss: float) -> float:
+        """The loss to check: with several processes, NaN/inf if any process has it, so that
+        all of them stop together instead of waiting for one another in the next all-reduce."""
+        if self.accelerator.num_processes == 1:
+            return loss
+        value = torch.tensor(loss, dtype=torch.float64, device=self.accelerator.device)
+        return float(self.accelerator.reduce(value, reduction="sum"))
+
     def _evaluate(self) -> tuple[float, float, float]:
         """(loss, accuracy, one-class share of the predictions) on the validation batches."""
         with self.accelerator.autocast():
@@ -383,8 +410,15 @@ class _Trainer:
             )
         loss = float(F.cross_entropy(logits, torch.from_numpy(self.val_labels)))
         predictions = logits.argmax(dim=1).numpy()
-        accuracy = float((predictions == self.val_labels).mean())
-        return loss, accuracy, one_class_share(predictions)
+        figures = [
+            loss,
+            float((predictions == self.val_labels).mean()),
+            one_class_share(predictions),
+        ]
+        if self.accelerator.num_processes > 1:  # the main process's figures decide for all
+            values = torch.tensor(figures, dtype=torch.float64, device=self.accelerator.device)
+            figures = broadcast(values, from_process=0).tolist()
+        return figures[0], figures[1], figures[2]
 
     def result(self, rows: list[dict[str, Any]]) -> LoopResult:
         model = self.accelerator.unwrap_model(self.model, keep_fp32_wrapper=False)

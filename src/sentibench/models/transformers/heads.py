@@ -41,6 +41,10 @@ class PooledLinearClassifier(nn.Module):
         super().__init__()
         if pooling not in POOLINGS.values():
             raise ValueError(f"pooling must be one of {sorted(POOLINGS.values())}, got {pooling!r}")
+        if pooling == "mean" and getattr(encoder, "pooler", None) is not None:
+            # unused by mean pooling: dropped, so that it neither counts as trainable nor leaves
+            # DDP waiting for gradients that never come
+            encoder.pooler = None
         self.encoder = encoder
         self.pooling = pooling
         self.config = encoder.config
