@@ -93,3 +93,23 @@ def test_run_config_is_json(keyword_model, tiny_data, tmp_path):
     path = run_training("keyword", data=str(tiny_data), out=tmp_path / "run")
     config = json.loads((path / "config.json").read_text())
     assert config["model"] == "keyword" and config["command"]
+
+
+def test_resumed_run_counts_the_training_time_of_its_kept_epochs(
+    keyword_model, tiny_data, tmp_path, monkeypatch
+):
+    recipe = keyword_model.load_recipe()
+    train = type(recipe).train
+
+    def interrupted(self, config, splits, run):  # one epoch of 100 s kept, then a kill
+        run.append_history({"epoch": 1, "seconds": 100.0, "val_seconds": 5.0})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(recipe), "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_training("keyword", data=str(tiny_data), out=tmp_path / "run")
+    monkeypatch.setattr(type(recipe), "train", train)
+    run_training("keyword", data=str(tiny_data), out=tmp_path / "run")
+    assert load_run(tmp_path / "run").metrics["train_seconds"] >= 105.0
+    fresh = run_training("keyword", data=str(tiny_data), out=tmp_path / "fresh")
+    assert load_run(fresh).metrics["train_seconds"] < 100.0

@@ -148,10 +148,12 @@ def run_training(
     run.log(
         ("resuming" if resuming else "starting") + f" {model} (preset {preset}) on {splits.source}"
     )
+    # a resumed run's training time includes the epochs it kept from before (their seconds)
+    earlier = sum(r.get("seconds", 0) + r.get("val_seconds", 0) for r in run.history())
     try:
         started = time.perf_counter()
         predictor = recipe.train(config, splits, run)
-        train_seconds = time.perf_counter() - started
+        train_seconds = (earlier if resuming else 0.0) + time.perf_counter() - started
         if not run.writes:  # the main process of a multi-process launch scores and saves
             return run.path
         _save_model(predictor, run)
