@@ -17,7 +17,7 @@ from pathlib import Path
 from sections import command_line, write_section  # benchmarks/ is on sys.path when run
 
 from sentibench.provenance import machine, package_versions
-from sentibench.runs import load_run
+from sentibench.runs import RunDir, RunRecord, load_run
 from sentibench.train.runner import run_training
 
 MODELS = ("cnn", "lstm", "gru", "attention_lstm", "capsule_lstm", "cnnlstm", "transformer")
@@ -36,6 +36,20 @@ def train_missing(runs: Path, models: list[str], seeds: list[int]) -> None:
                 run_training(model, data="imdb", preset="cpu", seed=seed, out=out)
             except Exception as exc:  # recorded in the run's status; the benchmark goes on
                 print(f"{model} seed {seed}: {exc}", file=sys.stderr)
+
+
+def train_seconds(record: RunRecord) -> float:
+    """The record's training time, at least the sum of its epochs' seconds: the record of a run
+    resumed before the runner counted kept epochs holds its last session only."""
+    epochs = sum(
+        r.get("seconds", 0) + r.get("val_seconds", 0) for r in RunDir(record.path).history()
+    )
+    return max(record.metrics["train_seconds"], epochs)
+
+
+def reviews(record: RunRecord) -> float:
+    """Training reviews of the run (its reviews/s x its seconds, as the runner recorded them)."""
+    return record.metrics["train_reviews_per_second"] * record.metrics["train_seconds"]
 
 
 def summarise(runs: Path, command: str) -> str:
@@ -63,13 +77,13 @@ def summarise(runs: Path, command: str) -> str:
                 lines.append(f"| {model} | 0 | | | | | {others} | {TARGETS[model]} | | |")
             continue
         acc = [r.metrics["accuracy"] for r in done]
-        secs = [r.metrics["train_seconds"] for r in done]
+        secs = [train_seconds(r) for r in done]
         mean = statistics.fmean(acc)
         spread = f" ± {statistics.stdev(acc):.4f}" if len(acc) > 1 else ""
         seeds = ",".join(str(r.config["config"]["seed"]) for r in done)
         lines.append(
             f"| {model} | {seeds} | {mean:.4f}{spread} | {statistics.fmean(secs):.0f} "
-            f"| {statistics.fmean(r.metrics['train_reviews_per_second'] for r in done):.0f} "
+            f"| {statistics.fmean(reviews(r) / t for r, t in zip(done, secs, strict=True)):.0f} "
             f"| {max(r.metrics['peak_rss_mib'] for r in done):.0f} | {others} "
             f"| {TARGETS[model]} | {'yes' if mean >= TARGETS[model] else 'no'} "
             f"| {'yes' if max(secs) <= BUDGET_S else 'no'} |"
