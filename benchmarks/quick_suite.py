@@ -72,7 +72,8 @@ def main() -> None:
         "",
         f"- Command: `{command_line('quick_suite.py')}` "
         f"({time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC)",
-        f"- Machine: {info['cores']} cores ({info['cpu']}); load average before: "
+        f"- Machine: {info['cores']} cores ({info['cpu']}); OMP_NUM_THREADS "
+        f"{os.environ.get('OMP_NUM_THREADS', 'unset')}; load average (1/5/15 min) at the end: "
         + " / ".join(f"{x:.2f}" for x in os.getloadavg()),
         "",
         f"- Run A (uninterrupted, empty SENTIBENCH_HOME): {wall_a / 60:.1f} min, exit {code_a}; "
