@@ -360,6 +360,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=ROOT / "runs")
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--section", default="inference", help="BENCHMARKS.md section to write")
     args = parser.parse_args()
 
     import torch
@@ -381,7 +382,7 @@ def main() -> None:
     text = markdown(minilm, info, others, load, command, torch.get_num_threads())
     print(text)
     if not args.no_write:
-        write_section("inference", text, args.out)
+        write_section(args.section, text, args.out)
     if load and load["errors"]:
         sys.exit(f"load test: {load['errors']} errors ({', '.join(load['error_kinds'])}).")
 
