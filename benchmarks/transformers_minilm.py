@@ -3,6 +3,7 @@
     python benchmarks/transformers_minilm.py                      # all five methods
     python benchmarks/transformers_minilm.py --methods full,lora  # some of them
     python benchmarks/transformers_minilm.py --set lr=1e-4 --methods full --no-write
+    python benchmarks/transformers_minilm.py --json rows.json   # killed? the same command resumes
 
 Data: 2,000 reviews drawn (seeded, 1,000 per class) from the official train split of
 `--data` (default: the full IMDB prepared by `sentibench data fetch imdb`); 10% of them are
@@ -157,7 +158,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
-    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--json", type=Path, help="also write the rows here, after each method; "
+                        "methods already in it are kept, not run again (rerun the same command)")  # fmt: skip
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # worker mode: one method, JSON out
     args = parser.parse_args()
@@ -168,10 +170,15 @@ def main() -> None:
         print("ROW " + json.dumps(row), flush=True)
         return
 
+    kept = json.loads(args.json.read_text()) if args.json and args.json.exists() else []
     rows = []
     for method in args.methods.split(","):
         if method not in METHODS:
             sys.exit(f"--methods: unknown method {method!r}; choose from {', '.join(METHODS)}.")
+        if earlier := [r for r in kept if r["method"] == method]:  # a killed benchmark resumes
+            rows.append(earlier[-1])
+            print(f"{method:8s} kept from {args.json}", flush=True)
+            continue
         command = [sys.executable, __file__, "--one", method, "--data", args.data,
                    "--train-size", str(sizes[0]), "--test-size", str(sizes[1]),
                    "--seed", str(args.seed)] + [f"--set={o}" for o in args.overrides]  # fmt: skip
@@ -188,8 +195,8 @@ def main() -> None:
             print(f"{method:8s} accuracy {r['accuracy']:.4f} (target {r['target']}) "
                   f"train {r['train_seconds']:.0f} s, {r['train_reviews_per_s']:.1f} reviews/s",
                   flush=True)  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     shown = " ".join(["python benchmarks/transformers_minilm.py"] + sys.argv[1:])
     text = table(rows, shown, machine_line(), time.strftime("%Y-%m-%d"))
     print(text)
