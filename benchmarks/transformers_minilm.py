@@ -158,8 +158,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
-    parser.add_argument("--json", type=Path, help="also write the rows here, after each method; "
-                        "methods already in it are kept, not run again (rerun the same command)")  # fmt: skip
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="also write the rows here, after each method; methods already in it are kept, "
+        "not run again (rerun the same command)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # worker mode: one method, JSON out
     args = parser.parse_args()
