@@ -53,6 +53,23 @@ GRID: dict[str, dict[str, list[str]]] = {
                              "model.embedding_dropout=0.4"],
         "f200-lr2e-3-drop5-d6": ["epochs=8", "model.filters=200", "lr=2e-3",
                                  "model.embedding_dropout=0.5", "model.dropout=0.6"],
+        # round 4: the chosen f200-lr2e-3-drop was still improving at its last epoch; train
+        # longer (12 epochs: ~12 min on 2 cores), and vary lr, input dropout, batch, length
+        "drop-ep12": ["epochs=12", "model.filters=200", "lr=2e-3", "model.embedding_dropout=0.4"],
+        "drop-ep12-lr3e-3": ["epochs=12", "model.filters=200", "lr=3e-3",
+                             "model.embedding_dropout=0.4"],
+        "drop3-ep12": ["epochs=12", "model.filters=200", "lr=2e-3", "model.embedding_dropout=0.3"],
+        "drop5-ep12": ["epochs=12", "model.filters=200", "lr=2e-3", "model.embedding_dropout=0.5"],
+        "drop-ep12-bs32": ["epochs=12", "model.filters=200", "lr=2e-3",
+                           "model.embedding_dropout=0.4", "batch_size=32"],
+        "drop-ep10-len640": ["epochs=10", "model.filters=200", "lr=2e-3",
+                             "model.embedding_dropout=0.4", "max_len=640"],
+        "drop-ep12-d4": ["epochs=12", "model.filters=200", "lr=2e-3",
+                         "model.embedding_dropout=0.4", "model.dropout=0.4"],
+        "drop-ep12-warm": ["epochs=12", "model.filters=200", "lr=2e-3",
+                           "model.embedding_dropout=0.4", "warmup_ratio=0.06"],
+        "drop-ep12-f150": ["epochs=12", "model.filters=150", "lr=2e-3",
+                           "model.embedding_dropout=0.4"],
     },
     "lstm": {
         "preset": [],

@@ -4,6 +4,13 @@
     python benchmarks/transformers_minilm.py --methods full,lora  # some of them
     python benchmarks/transformers_minilm.py --set lr=1e-4 --methods full --no-write
     python benchmarks/transformers_minilm.py --json rows.json   # killed? the same command resumes
+    python benchmarks/transformers_minilm.py --methods full --set lr=1e-4 --folds 5 --fold 0
+
+--folds K selects settings without the test split: fold I (--fold, default all) trains on the
+other K-1 folds of the 2,000 training reviews and scores the held-out fold (stratified, seeded);
+the test reviews are not scored. Its rows hold val_accuracy per fold, for a choice between
+settings by the mean over folds (scikit-learn's GridSearchCV, with 2,000 held-out reviews
+instead of the 200 of one carve).
 
 Data: 2,000 reviews drawn (seeded, 1,000 per class) from the official train split of
 `--data` (default: the full IMDB prepared by `sentibench data fetch imdb`); 10% of them are
@@ -46,8 +53,30 @@ def subset(frame, size: int, seed: int):
     return pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
-def run_method(method: str, data: str, sizes: tuple[int, int], overrides: list[str], seed: int):
-    """Train and score one method in this process; return its row."""
+def folds(frame, k: int, seed: int):
+    """Stratified k-fold (fit, held-out) pairs of `frame`, seeded."""
+    from sklearn.model_selection import StratifiedKFold
+
+    split = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    return [
+        (frame.iloc[a].reset_index(drop=True), frame.iloc[b].reset_index(drop=True))
+        for a, b in split.split(frame, frame["label"])
+    ]
+
+
+def run_method(
+    method: str,
+    data: str,
+    sizes: tuple[int, int],
+    overrides: list[str],
+    seed: int,
+    fold: tuple[int, int] | None = None,
+):
+    """Train and score one method in this process; return its row.
+
+    With fold = (i, k): train on the other folds of the training subset, score fold i, and
+    leave the test reviews unscored.
+    """
     import torch
 
     from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
@@ -63,7 +92,10 @@ def run_method(method: str, data: str, sizes: tuple[int, int], overrides: list[s
     config = apply_values(recipe.config_cls(), read_toml(spec.preset_path("cpu")))
     config = apply_values(config, {"seed": seed, **overrides_to_dict(overrides)})
     train, test, source, digest = load_official(data)
-    fit, validation = carve_validation(subset(train, sizes[0], seed), config.val_fraction, seed)
+    if fold is None:
+        fit, validation = carve_validation(subset(train, sizes[0], seed), config.val_fraction, seed)
+    else:
+        fit, validation = folds(subset(train, sizes[0], seed), fold[1], seed)[fold[0]]
     splits = Splits(fit, validation, subset(test, sizes[1], seed), source, digest)
 
     if torch.cuda.is_available():
@@ -84,15 +116,19 @@ def run_method(method: str, data: str, sizes: tuple[int, int], overrides: list[s
     except CollapseError as exc:  # a result too: the table shows it
         return {**common, "collapsed": str(exc), "train_seconds": time.perf_counter() - started}
     train_seconds = time.perf_counter() - started
+    # validation accuracy: what a choice between settings may look at (the test split may not)
+    val_labels = labels_from_proba(predictor.predict_proba(validation["text"].tolist()))
+    val_accuracy = float((val_labels == validation["label"].to_numpy()).mean())
+    if fold is not None:
+        return {**common, "fold": list(fold), "val_accuracy": val_accuracy,
+                "train_seconds": round(train_seconds, 1), "n_test": 0}  # fmt: skip
     started = time.perf_counter()
     proba = predictor.predict_proba(splits.test["text"].tolist())
     score_seconds = time.perf_counter() - started
     metrics = classification_metrics(splits.test["label"].to_numpy(), labels_from_proba(proba))
-    # validation accuracy: what a choice between settings may look at (the test split may not)
-    val_labels = labels_from_proba(predictor.predict_proba(validation["text"].tolist()))
     row = {
         **common,
-        "val_accuracy": float((val_labels == validation["label"].to_numpy()).mean()),
+        "val_accuracy": val_accuracy,
         "accuracy": metrics["accuracy"],
         "ci95": metrics["accuracy_ci95"],
         "positive_rate": metrics["positive_rate"],
@@ -149,6 +185,35 @@ def table(rows: list[dict], command: str, machine: str, when: str) -> str:
     return "\n".join(lines)
 
 
+def worker(method: str, args: argparse.Namespace, sizes: tuple[int, int], fold=None) -> dict:
+    """Run one method (or one fold of it) in a fresh process; its row."""
+    command = [sys.executable, __file__, "--one", method, "--data", args.data,
+               "--train-size", str(sizes[0]), "--test-size", str(sizes[1]),
+               "--seed", str(args.seed)] + [f"--set={o}" for o in args.overrides]  # fmt: skip
+    if fold is not None:
+        command += ["--folds", str(fold[1]), "--fold", str(fold[0])]
+    done = subprocess.run(command, capture_output=True, text=True)
+    found = [line[4:] for line in done.stdout.splitlines() if line.startswith("ROW ")]
+    if done.returncode != 0 or not found:
+        print(done.stderr[-3000:], file=sys.stderr)
+        sys.exit(f"{method} failed (exit {done.returncode}).")
+    return json.loads(found[-1])
+
+
+def select(args: argparse.Namespace, sizes: tuple[int, int]) -> None:
+    """--folds: held-out accuracy per fold and its mean, per method; rows to --json."""
+    chosen = range(args.folds) if args.fold is None else [args.fold]
+    rows = []
+    for method in args.methods.split(","):
+        mine = [worker(method, args, sizes, (i, args.folds)) for i in chosen]
+        accuracy = [r["val_accuracy"] for r in mine]
+        print(f"{method:8s} {' '.join(args.overrides)}: held-out accuracy per fold "
+              f"{accuracy}, mean {sum(accuracy) / len(accuracy):.4f}", flush=True)  # fmt: skip
+        rows += mine
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", default=",".join(METHODS))
@@ -165,13 +230,19 @@ def main() -> None:
         "not run again (rerun the same command)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--folds", type=int, help="k-fold selection mode (no test scoring)")
+    parser.add_argument("--fold", type=int, help="with --folds: only this fold (0-based)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # worker mode: one method, JSON out
     args = parser.parse_args()
     sizes = (args.train_size, args.test_size)
 
     if args.one:
-        row = run_method(args.one, args.data, sizes, args.overrides, args.seed)
+        fold = (args.fold, args.folds) if args.folds else None
+        row = run_method(args.one, args.data, sizes, args.overrides, args.seed, fold)
         print("ROW " + json.dumps(row), flush=True)
+        return
+    if args.folds:
+        select(args, sizes)
         return
 
     kept = json.loads(args.json.read_text()) if args.json and args.json.exists() else []
@@ -183,15 +254,7 @@ def main() -> None:
             rows.append(earlier[-1])
             print(f"{method:8s} kept from {args.json}", flush=True)
             continue
-        command = [sys.executable, __file__, "--one", method, "--data", args.data,
-                   "--train-size", str(sizes[0]), "--test-size", str(sizes[1]),
-                   "--seed", str(args.seed)] + [f"--set={o}" for o in args.overrides]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True)
-        found = [line[4:] for line in done.stdout.splitlines() if line.startswith("ROW ")]
-        if done.returncode != 0 or not found:
-            print(done.stderr[-3000:], file=sys.stderr)
-            sys.exit(f"{method} failed (exit {done.returncode}).")
-        rows.append(json.loads(found[-1]))
+        rows.append(worker(method, args, sizes))
         r = rows[-1]
         if "collapsed" in r:
             print(f"{method:8s} collapsed: {r['collapsed']}", flush=True)

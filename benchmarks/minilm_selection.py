@@ -1,0 +1,102 @@
+"""How the minilm_full settings were chosen: held-out accuracy of each candidate (issue 4).
+
+    python benchmarks/minilm_selection.py --folds benchmarks/records/minilm-selection/folds.json \\
+        --seeds benchmarks/records/minilm-selection/seeds.json
+
+Reads rows written by `transformers_minilm.py --json` and writes the transformers-selection
+section of BENCHMARKS.md:
+- --folds: {candidate: rows of `--folds 5 --fold I`}, one row per fold; the candidate with the
+  best mean held-out accuracy over the folds is the choice (the test split is never scored);
+- --seeds: {candidate: rows of the plain benchmark}, one per training seed (`--set seed=N`),
+  all on the benchmark's own 1,800/200 carve: validation and test accuracy per seed, shown to
+  say how far the 200-review validation carve and the training seed move a result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from sections import command_line, write_section  # benchmarks/ is on sys.path when run
+
+
+def describe(row: dict) -> str:
+    """The settings a candidate changes, as key=value."""
+    values = {**row["settings"], **row["common"]}
+    return ", ".join(f"{k}={values[k]}" for k in ("lr", "batch_size", "head"))
+
+
+def folds_table(candidates: dict[str, list[dict]]) -> tuple[str, str]:
+    """Markdown of the k-fold selection, best mean first, and the chosen candidate's name."""
+    means = {
+        name: statistics.fmean(r["val_accuracy"] for r in rows) for name, rows in candidates.items()
+    }
+    order = sorted(means, key=means.get, reverse=True)
+    lines = [
+        "| candidate | settings | held-out accuracy per fold | mean |",
+        "|---|---|---|---|",
+    ]
+    for name in order:
+        rows = sorted(candidates[name], key=lambda r: r["fold"][0])
+        per_fold = " ".join(f"{r['val_accuracy']:.4f}" for r in rows)
+        mark = " (chosen)" if name == order[0] else ""
+        lines.append(f"| {name}{mark} | {describe(rows[0])} | {per_fold} | {means[name]:.4f} |")
+    return "\n".join(lines), order[0]
+
+
+def seeds_table(candidates: dict[str, list[dict]]) -> str:
+    lines = [
+        "| candidate | settings | val acc per seed (200) | mean val | test acc per seed (2,000) "
+        "| mean test |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rows in sorted(candidates.items()):
+        rows = sorted(rows, key=lambda r: r["train_seed"])
+        val = [r["val_accuracy"] for r in rows]
+        test = [r["accuracy"] for r in rows]
+        lines.append(
+            f"| {name} | {describe(rows[0])} | {' '.join(f'{v:.3f}' for v in val)} "
+            f"| {statistics.fmean(val):.4f} | {' '.join(f'{t:.4f}' for t in test)} "
+            f"| {statistics.fmean(test):.4f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folds", type=Path, required=True)
+    parser.add_argument("--seeds", type=Path)
+    parser.add_argument("--note", default="", help="a paragraph added under the tables")
+    args = parser.parse_args()
+    folds, chosen = folds_table(json.loads(args.folds.read_text()))
+    n_folds = len(next(iter(json.loads(args.folds.read_text()).values())))
+    lines = [
+        "## Transformers: how minilm_full's settings were chosen",
+        "",
+        f"- Command: `{command_line('minilm_selection.py')}`",
+        f"- {n_folds}-fold stratified cross-validation over the benchmark's 2,000 training "
+        "reviews (`transformers_minilm.py --methods full --folds 5 --fold I`, training seed 0, "
+        "max_length 256, 2 epochs, head+tail): each candidate trains on 1,600 reviews and is "
+        "scored on the other 400, five times; the best mean wins. The test reviews are not "
+        f"scored. Chosen: **{chosen}**.",
+        "",
+        folds,
+    ]
+    if args.seeds:
+        lines += [
+            "",
+            "The same candidates on the benchmark's own carve (1,800 train / 200 validation) "
+            "with training seeds 0, 1, 2; test accuracy on the 2,000 test reviews is shown, "
+            "not used for the choice:",
+            "",
+            seeds_table(json.loads(args.seeds.read_text())),
+        ]
+    text = "\n".join(lines) + (f"\n\n{args.note}" if args.note else "")
+    write_section("transformers-selection", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
