@@ -124,6 +124,25 @@ def test_without_the_test_data_the_report_still_ranks_and_says_what_it_skipped(
     assert len(result.plots) == 3 + 2  # no length plot; two training curves
 
 
+def test_runs_kept_without_predictions_still_rank_and_sit_out_the_analyses(
+    fakes, tiny_data, tmp_path
+):
+    runs = tmp_path / "runs"
+    run_training("keyword", data=str(tiny_data), preset="quick", out=runs / "k")
+    run_training("keyword", data=str(tiny_data), preset="quick", out=runs / "v",
+                 overrides=VARIANT)  # fmt: skip
+    (runs / "v" / "predictions.csv").unlink()  # as in records committed without predictions
+    result = write_report(runs)
+    markdown = result.markdown.read_text()
+    board = pd.read_csv(runs / "report" / "leaderboard.csv")
+    assert board["accuracy"].tolist() == pytest.approx([1.0, 22 / 24])  # both still ranked
+    assert "| n/a (no predictions.csv) |" in markdown
+    assert "(no predictions.csv in the run folder): keyword-quick [words=" in markdown
+    assert "simply bad" not in markdown  # the variant's mistake: it has no predictions
+    assert "### Error analysis" in markdown  # the other run still has one
+    assert len(result.plots) == 4 + 2  # accuracy, Pareto, confusion, length; two curves
+
+
 def test_data_that_changed_since_the_runs_is_not_used(fakes, tiny_data, tmp_path):
     run_training("keyword", data=str(tiny_data), preset="quick", out=tmp_path / "run")
     sha = load_run(tmp_path / "run").config["data"]["sha256"]

@@ -30,7 +30,12 @@ from sentibench.data.text import clean
 from sentibench.errors import SentibenchError
 from sentibench.eval.leaderboard import ranked
 from sentibench.eval.metrics import wilson_interval
-from sentibench.eval.significance import adjacent_tests, read_predictions, with_truth
+from sentibench.eval.significance import (
+    adjacent_tests,
+    has_predictions,
+    read_predictions,
+    with_truth,
+)
 from sentibench.registry import REGISTRY
 from sentibench.runs import RunDir, RunRecord, atomic_path, atomic_write_text, load_run
 
@@ -277,9 +282,11 @@ def _slug(text: str) -> str:
 # ---------------------------------------------------------------- one dataset
 
 
-def _leaderboard_lines(groups: pd.DataFrame, tests: list[dict | None], note: str) -> list[str]:
+def _leaderboard_lines(
+    groups: pd.DataFrame, tests: list[dict | None], notes: list[str]
+) -> list[str]:
     rows = []
-    for row, test in zip(groups.itertuples(), tests, strict=True):
+    for row, test, note in zip(groups.itertuples(), tests, notes, strict=True):
         seed = "" if pd.isna(row.seed_accuracy) else f"{row.seed_accuracy:.4f}"
         rows.append(
             [
@@ -384,8 +391,14 @@ def _dataset_section(
     truth, missing = load_test_set(source, sha)
     tests = adjacent_tests(list(groups["representative"]), truth) if truth is not None else None
     tests = tests or [None] * len(groups)
+    # Run records copied without their predictions.csv still rank; they sit out the analyses.
+    kept = groups["representative"].map(has_predictions).to_numpy()
+    notes = [
+        missing or ("" if kept[i] and (i == 0 or kept[i - 1]) else "no predictions.csv")
+        for i in range(len(groups))
+    ]
     lines = [f"## Data: {source} (sha256 {sha[:12]}…, {n_test:,} test reviews)", ""]
-    lines += _leaderboard_lines(groups, tests, missing)
+    lines += _leaderboard_lines(groups, tests, notes)
     lines += [
         "",
         "accuracy: mean ± std over seeds; 95% CI: Wilson interval at that accuracy over the "
@@ -397,6 +410,13 @@ def _dataset_section(
     ]
     if truth is None:
         lines += [f"Significance, length buckets and error analysis skipped: {missing}.", ""]
+    elif not kept.all():
+        lines += [
+            "Left out of significance, length buckets and error analysis (no predictions.csv "
+            f"in the run folder): {', '.join(groups.loc[~kept, 'label'])}.",
+            "",
+        ]
+    scored = groups[kept]
     plots = _plots()
     made = [
         plots.accuracy_intervals(
@@ -417,17 +437,17 @@ def _dataset_section(
             f"Confusion matrices, median seed ({name})",
         ),
     ]
-    if truth is not None:
+    if truth is not None and len(scored):
         made.append(
             plots.length_buckets(
-                _length_table(groups, truth),
+                _length_table(scored, truth),
                 plots_dir / f"{slug}-length.png",
                 f"Accuracy by review length ({name})",
             )
         )
     lines += _images(made)
-    if truth is not None:
-        lines += _error_analysis_lines(groups, truth)
+    if truth is not None and len(scored):
+        lines += _error_analysis_lines(scored, truth)
     return lines, made
 
 

@@ -20,6 +20,11 @@ def read_predictions(run_path: Path) -> pd.DataFrame:
     return pd.read_csv(Path(run_path) / "predictions.csv", dtype={"id": str})
 
 
+def has_predictions(run_path: Path) -> bool:
+    """Whether a run kept its predictions.csv (copied run records may leave it out)."""
+    return (Path(run_path) / "predictions.csv").is_file()
+
+
 def with_truth(predictions: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """Predictions joined with the test labels (and texts) on id; unknown ids are dropped."""
     return predictions.merge(truth, on="id", how="inner", validate="one_to_one")
@@ -42,9 +47,10 @@ def mcnemar_between(upper: pd.DataFrame, lower: pd.DataFrame, truth: pd.DataFram
 
 
 def adjacent_tests(run_paths: list[Path], truth: pd.DataFrame) -> list[dict | None]:
-    """For runs in rank order, the test of each against the one ranked just above it."""
-    predictions = [read_predictions(path) for path in run_paths]
+    """For runs in rank order, the test of each against the one ranked just above it; None
+    where either run has no predictions.csv."""
+    predictions = [read_predictions(path) if has_predictions(path) else None for path in run_paths]
     return [None] + [
-        mcnemar_between(above, below, truth)
+        None if above is None or below is None else mcnemar_between(above, below, truth)
         for above, below in zip(predictions, predictions[1:], strict=False)
     ]
