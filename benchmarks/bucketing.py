@@ -3,6 +3,7 @@
     python benchmarks/bucketing.py                 # lstm, cpu preset, full IMDB, 2 epochs each
     python benchmarks/bucketing.py --data sample --epochs 1 --no-write   # smoke run
     python benchmarks/bucketing.py --threads 1 2   # both variants at 1 torch thread, then at 2
+    python benchmarks/bucketing.py --steps-only    # only the time-step count below, no training
 
 Both variants train the same model (the lstm cpu preset with max_len 512, so both read the same
 tokens) for the same epochs and seed, one after the other in this process; they differ only in
@@ -10,11 +11,10 @@ batching: `bucketed` groups reviews of similar length and pads each batch to its
 (the default), `naive` shuffles without grouping and pads every batch to 512 tokens. Training
 throughput is the mean of the per-epoch reviews/s of the run's history (training passes only);
 accuracy is on the official test split. Target: bucketed >= 3x naive at equal or better accuracy.
-The RNN runs one step per column of a batch, so the section also counts the time steps of one
-epoch's batches (batches x width) of each variant: naive / bucketed steps is the speed-up to
-expect if time were proportional to batch width; it is set by the data's lengths, not the code.
-The ratio depends on the torch thread count (--threads; default: torch's own choice): the
-naive variant's long padded batches parallelise better than the bucketed variant's short ones.
+The RNN runs one step per column of a batch, so the section also counts the time steps of the
+trained epochs' batches (batches x width) of each variant: naive / bucketed steps is the speed-up
+that saved steps alone give; it is set by the data's lengths, not the code.
+The ratio depends on the torch thread count (--threads; default: torch's own choice).
 """
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ import numpy as np
 import torch
 from sections import command_line, write_section  # benchmarks/ is on sys.path when run
 
+from sentibench.config import to_dict
 from sentibench.data.batching import training_batches
 from sentibench.data.dataset import load_splits
 from sentibench.data.text import tokenize
 from sentibench.provenance import machine
+from sentibench.registry import get_spec
 from sentibench.runs import RunDir, load_run
-from sentibench.train.runner import run_training
+from sentibench.train.runner import resolve_config, run_training
 
 VARIANTS = {
     "bucketed": ["bucket=true", "pad_to_max_len=false"],
@@ -43,8 +45,20 @@ VARIANTS = {
 }
 
 
+def overrides_of(variant: str, args: argparse.Namespace) -> list[str]:
+    return [f"max_len={args.max_len}", f"epochs={args.epochs}", *VARIANTS[variant]]
+
+
+def steps_line(steps: dict[str, int]) -> str:
+    return (
+        f"- RNN time steps of the trained epochs' batches: bucketed {steps['bucketed']:,}, naive "
+        f"{steps['naive']:,}; naive / bucketed = {steps['naive'] / steps['bucketed']:.2f}x, the "
+        "speed-up that saved steps alone give."
+    )
+
+
 def train(variant: str, args: argparse.Namespace, root: Path, threads: int) -> dict:
-    overrides = [f"max_len={args.max_len}", f"epochs={args.epochs}", *VARIANTS[variant]]
+    overrides = overrides_of(variant, args)
     if threads:
         overrides.append(f"threads={threads}")
     path = run_training(args.model, data=args.data, preset="cpu", overrides=overrides,
@@ -64,15 +78,17 @@ def train(variant: str, args: argparse.Namespace, root: Path, threads: int) -> d
 
 
 def padded_steps(config: dict, data: str) -> dict[str, int]:
-    """Time steps (sum of batch widths) of each variant's first epoch over a run's train split."""
+    """Time steps (sum of batch widths) of each variant over the epochs a run trained (the
+    loop numbers them from 1), from the run's own train split, lengths and batch seed."""
     splits = load_splits(data, config["val_fraction"], config["seed"])
     lengths = [max(1, min(len(tokenize(text)), config["max_len"])) for text in splits.train["text"]]
-    batches = training_batches([np.zeros(n) for n in lengths], np.zeros(len(lengths)),
-                               config["batch_size"], config["seed"], epoch=0)  # fmt: skip
-    return {
-        "bucketed": sum(max(lengths[i] for i in batch) for batch in batches.index_batches),
-        "naive": config["max_len"] * len(batches),
-    }
+    steps = {"bucketed": 0, "naive": 0}
+    for epoch in range(1, config["epochs"] + 1):
+        batches = training_batches([np.zeros(n) for n in lengths], np.zeros(len(lengths)),
+                                   config["batch_size"], config["seed"], epoch)  # fmt: skip
+        steps["bucketed"] += sum(max(lengths[i] for i in batch) for batch in batches.index_batches)
+        steps["naive"] += config["max_len"] * len(batches)
+    return steps
 
 
 def verdict(fast: dict, slow: dict) -> str:
@@ -107,11 +123,7 @@ def section(rows: list[dict], args: argparse.Namespace, steps: dict[str, int]) -
         for r in rows
     ]
     lines.append("")
-    lines.append(
-        f"- RNN time steps of one epoch's batches: bucketed {steps['bucketed']:,}, naive "
-        f"{steps['naive']:,}; naive / bucketed = {steps['naive'] / steps['bucketed']:.2f}x, the "
-        "speed-up if time were proportional to batch width."
-    )
+    lines.append(steps_line(steps))
     lines += [f"- {verdict(rows[i], rows[i + 1])}" for i in range(0, len(rows), 2)]
     return "\n".join(lines)
 
@@ -127,7 +139,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, nargs="+", default=[0],
                         help="torch thread counts to measure, each with both variants")  # fmt: skip
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--steps-only", action="store_true", help="print the step count only")
     args = parser.parse_args()
+    if args.steps_only:
+        spec = get_spec(args.model)
+        config, _ = resolve_config(spec, spec.load_recipe(), "cpu", None,
+                                   overrides_of("bucketed", args), args.seed)  # fmt: skip
+        print(steps_line(padded_steps(to_dict(config), args.data)))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         rows = [train(variant, args, Path(tmp), n) for n in args.threads for variant in VARIANTS]
     steps = padded_steps(rows[0]["config"], args.data)

@@ -124,22 +124,29 @@ def test_without_the_test_data_the_report_still_ranks_and_says_what_it_skipped(
     assert len(result.plots) == 3 + 2  # no length plot; two training curves
 
 
+@pytest.mark.parametrize(
+    ("without", "cell", "left_out", "variant_mistake_shown"),
+    [
+        ("v", "n/a (no predictions.csv)", "keyword-quick \\[words=\\['excellent'", False),
+        ("k", "n/a (no predictions.csv above)", "keyword-quick \\[words=\\['great'", True),
+    ],
+)
 def test_runs_kept_without_predictions_still_rank_and_sit_out_the_analyses(
-    fakes, tiny_data, tmp_path
+    fakes, tiny_data, tmp_path, without, cell, left_out, variant_mistake_shown
 ):
     runs = tmp_path / "runs"
     run_training("keyword", data=str(tiny_data), preset="quick", out=runs / "k")
     run_training("keyword", data=str(tiny_data), preset="quick", out=runs / "v",
                  overrides=VARIANT)  # fmt: skip
-    (runs / "v" / "predictions.csv").unlink()  # as in records committed without predictions
+    (runs / without / "predictions.csv").unlink()  # as in records committed without them
     result = write_report(runs)
     markdown = result.markdown.read_text()
     board = pd.read_csv(runs / "report" / "leaderboard.csv")
     assert board["accuracy"].tolist() == pytest.approx([1.0, 22 / 24])  # both still ranked
-    assert "| n/a (no predictions.csv) |" in markdown
-    assert "(no predictions.csv in the run folder): keyword-quick [words=" in markdown
-    assert "simply bad" not in markdown  # the variant's mistake: it has no predictions
-    assert "### Error analysis" in markdown  # the other run still has one
+    assert f"| {cell} |" in markdown
+    assert f"(no predictions.csv in the run folder): {left_out}" in markdown
+    assert ("simply bad" in markdown) == variant_mistake_shown  # only the variant errs
+    assert "### Error analysis" in markdown  # the run with predictions still has one
     assert len(result.plots) == 4 + 2  # accuracy, Pareto, confusion, length; two curves
 
 

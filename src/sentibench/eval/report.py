@@ -394,7 +394,9 @@ def _dataset_section(
     # Run records copied without their predictions.csv still rank; they sit out the analyses.
     kept = groups["representative"].map(has_predictions).to_numpy()
     notes = [
-        missing or ("" if kept[i] and (i == 0 or kept[i - 1]) else "no predictions.csv")
+        missing
+        or ("no predictions.csv" if not kept[i] else "")
+        or ("no predictions.csv above" if i and not kept[i - 1] else "")
         for i in range(len(groups))
     ]
     lines = [f"## Data: {source} (sha256 {sha[:12]}…, {n_test:,} test reviews)", ""]
@@ -413,7 +415,7 @@ def _dataset_section(
     elif not kept.all():
         lines += [
             "Left out of significance, length buckets and error analysis (no predictions.csv "
-            f"in the run folder): {', '.join(groups.loc[~kept, 'label'])}.",
+            f"in the run folder): {', '.join(map(md_cell, groups.loc[~kept, 'label']))}.",
             "",
         ]
     scored = groups[kept]
