@@ -30,10 +30,9 @@ import numpy as np
 import torch
 from sections import command_line, write_section  # benchmarks/ is on sys.path when run
 
-from sentibench.config import to_dict
-from sentibench.data.batching import training_batches
+from sentibench.data.batching import encode_texts, lengths_of, training_batches
 from sentibench.data.dataset import load_splits
-from sentibench.data.text import tokenize
+from sentibench.data.vocab import Vocabulary
 from sentibench.provenance import machine
 from sentibench.registry import get_spec
 from sentibench.runs import RunDir, load_run
@@ -72,22 +71,26 @@ def train(variant: str, args: argparse.Namespace, root: Path, threads: int) -> d
         "reviews_per_s": statistics.fmean(rates),
         "epoch_s": statistics.fmean(row["seconds"] for row in history),
         "accuracy": record.metrics["accuracy"],
-        "config": record.config["config"],
         "best_val": max(row["val_accuracy"] for row in history),
     }
 
 
-def padded_steps(config: dict, data: str) -> dict[str, int]:
-    """Time steps (sum of batch widths) of each variant over the epochs a run trained (the
-    loop numbers them from 1), from the run's own train split, lengths and batch seed."""
-    splits = load_splits(data, config["val_fraction"], config["seed"])
-    lengths = [max(1, min(len(tokenize(text)), config["max_len"])) for text in splits.train["text"]]
+def padded_steps(args: argparse.Namespace) -> dict[str, int]:
+    """Time steps (sum of batch widths) of each variant over the epochs a run of this benchmark
+    trains (the loop numbers them from 1): its config, train split, encoding and batches."""
+    spec = get_spec(args.model)
+    config, _ = resolve_config(spec, spec.load_recipe(), "cpu", None,
+                               overrides_of("bucketed", args), args.seed)  # fmt: skip
+    splits = load_splits(args.data, config.val_fraction, config.seed)
+    # Any vocabulary gives the lengths training sees: unknown words become <unk>, not dropped.
+    encoded = encode_texts(splits.train["text"], Vocabulary.build([]), config.max_len,
+                           config.truncation, config.head_tokens)  # fmt: skip
+    lengths, labels = lengths_of(encoded), np.zeros(len(encoded), dtype=np.int64)
     steps = {"bucketed": 0, "naive": 0}
-    for epoch in range(1, config["epochs"] + 1):
-        batches = training_batches([np.zeros(n) for n in lengths], np.zeros(len(lengths)),
-                                   config["batch_size"], config["seed"], epoch)  # fmt: skip
-        steps["bucketed"] += sum(max(lengths[i] for i in batch) for batch in batches.index_batches)
-        steps["naive"] += config["max_len"] * len(batches)
+    for epoch in range(1, config.epochs + 1):
+        batches = training_batches(encoded, labels, config.batch_size, config.seed, epoch)
+        steps["bucketed"] += sum(int(lengths[batch].max()) for batch in batches.index_batches)
+        steps["naive"] += config.max_len * len(batches)
     return steps
 
 
@@ -142,14 +145,11 @@ def main() -> None:
     parser.add_argument("--steps-only", action="store_true", help="print the step count only")
     args = parser.parse_args()
     if args.steps_only:
-        spec = get_spec(args.model)
-        config, _ = resolve_config(spec, spec.load_recipe(), "cpu", None,
-                                   overrides_of("bucketed", args), args.seed)  # fmt: skip
-        print(steps_line(padded_steps(to_dict(config), args.data)))
+        print(steps_line(padded_steps(args)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         rows = [train(variant, args, Path(tmp), n) for n in args.threads for variant in VARIANTS]
-    steps = padded_steps(rows[0]["config"], args.data)
+    steps = padded_steps(args)
     text = section(rows, args, steps) + (f"\n\n{args.note}" if args.note else "")
     print(text)
     if not args.no_write:
