@@ -26,15 +26,19 @@ class BaseConfig:
 
     seed: int = dataclasses.field(default=0, metadata={"help": "seed for every RNG"})
     val_fraction: float = dataclasses.field(
-        default=0.1, metadata={"help": "share of train carved out (stratified) for validation"}
+        default=0.1,
+        metadata={
+            "help": "share of train carved out (stratified) for validation; 0 trains on all of "
+            "it for every epoch and keeps the last (a refit after settings were chosen)"
+        },
     )
     threads: int = dataclasses.field(
         default=0, metadata={"help": "CPU threads for torch/BLAS; 0 keeps the library default"}
     )
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.val_fraction < 0.5:
-            raise ConfigError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}.")
+        if not 0.0 <= self.val_fraction < 0.5:
+            raise ConfigError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}.")
 
 
 def parse_value(text: str) -> Any:

@@ -3,6 +3,7 @@ sample, the save/load round trip, and config errors. Runs in a few seconds on on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import Counter
 
@@ -173,6 +174,12 @@ def test_c_grid_is_scored_on_validation_without_refit(sample, tmp_path):
     assert history["C"] == max(scores, key=scores.get)
     # without refit the model is the one scored on validation: features of train only
     assert model.counter.n_features == history["n_features"]
+
+
+def test_no_validation_split_is_refused_with_the_refit_option_named(sample, tmp_path):
+    without = dataclasses.replace(sample, validation=sample.validation.iloc[:0])
+    with pytest.raises(ConfigError, match="val_fraction must be above 0; refit = true"):
+        TFIDF_LR.train(TfidfLRConfig(), without, RunDir(tmp_path))
 
 
 def test_load_rejects_a_foreign_or_incomplete_model_dir(tmp_path):

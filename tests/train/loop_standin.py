@@ -68,13 +68,18 @@ TRAIN, VALIDATION = make_data(160, 0), make_data(60, 1)
 
 
 def train(
-    model: nn.Module, config: LoopConfig, run: RunDir | None = None, on_epoch_end=None
+    model: nn.Module,
+    config: LoopConfig,
+    run: RunDir | None = None,
+    on_epoch_end=None,
+    validate: bool = True,
 ) -> LoopResult:
+    """validate=False: no validation batches at all (the loop's refit mode)."""
     encoded, labels = TRAIN
     return train_loop(
         model,
         lambda epoch: training_batches(encoded, labels, 16, config.seed, epoch),
-        evaluation_batches(*VALIDATION, batch_size=32),
+        evaluation_batches(*VALIDATION, batch_size=32) if validate else [],
         config,
         run=run,
         on_epoch_end=on_epoch_end,

@@ -56,6 +56,18 @@ def test_reloaded_model_predicts_what_the_run_recorded(cnn_run):
     assert np.allclose(alone, proba[:8], atol=1e-5)
 
 
+def test_val_fraction_0_refits_on_every_training_review(tmp_path):
+    out = tmp_path / "refit"
+    run_training("cnn", "sample", "quick", overrides=["val_fraction=0", "epochs=2"], out=out)
+    record = load_run(out)
+    counts = record.config["data"]["counts"]
+    assert record.status == "complete" and counts["validation"]["n"] == 0
+    assert counts["train"]["n"] == 2000  # the sample's whole training split
+    history = RunDir(out).history()
+    assert [(row["epoch"], row["val_accuracy"]) for row in history] == [(1, None), (2, None)]
+    assert record.metrics["accuracy"] > 0.6
+
+
 def test_huge_learning_rate_ends_as_a_collapsed_run(tmp_path):
     out = tmp_path / "collapsed"
     with pytest.raises(CollapseError, match="loss became nan at step"):

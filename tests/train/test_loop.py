@@ -57,6 +57,30 @@ def test_best_epoch_weights_are_restored_and_early_stopping_ends_the_run():
     assert all(torch.equal(v, best[k]) for k, v in result.model.state_dict().items())
 
 
+def test_without_validation_every_epoch_runs_and_the_last_is_kept(tmp_path):
+    torch.manual_seed(0)
+    model, last = MeanPool(), {}
+
+    def snapshot(row):  # the weights after each epoch; the last snapshot is the one kept
+        last.update({k: v.clone() for k, v in model.state_dict().items()})
+
+    run = new_run(tmp_path / "run")
+    result = train(model, config(epochs=3, patience=1), run, snapshot, validate=False)
+    assert (result.best_epoch, result.epochs_run, result.stopped_early) == (3, 3, False)
+    assert result.best_accuracy is None
+    assert all(torch.equal(v, last[k]) for k, v in result.model.state_dict().items())
+    history = run.history()
+    assert [row["val_accuracy"] for row in history] == [None, None, None]
+    assert history[-1]["train_accuracy"] >= 0.9
+    assert 0.5 <= history[-1]["train_one_class_share"] < 0.9  # 160 balanced examples
+    assert "no validation split: all 3 epochs" in run.log_path.read_text()
+
+
+def test_without_validation_one_class_training_predictions_are_a_collapse():
+    with pytest.raises(CollapseError, match="predicts one class for 100.0% .* after 2 epoch"):
+        train(Constant(), config(lr=1e-4, collapse_patience=2), validate=False)
+
+
 def test_gradient_accumulation_halves_the_optimizer_steps():
     torch.manual_seed(0)
     result = train(MeanPool(), config(epochs=1, grad_accum=2))

@@ -117,3 +117,26 @@ def test_checkpoint_of_other_settings_is_refused(tmp_path):
     fresh_train(run, epochs=1)
     with pytest.raises(SentibenchError, match="written with other training settings"):
         fresh_train(run, epochs=1, lr=0.001)
+
+
+def test_refit_without_validation_resumes_to_the_same_weights(tmp_path):
+    def refit(run: RunDir, on_epoch_end=None):
+        torch.manual_seed(0)
+        return train(MeanPool(), resume_config(), run, on_epoch_end, validate=False)
+
+    reference = refit(new_run(tmp_path / "reference"))
+
+    def crash_after_epoch_1(row):  # called once the epoch's checkpoint is written
+        if row["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    run = new_run(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        refit(run, crash_after_epoch_1)
+    result = refit(run)
+    assert "resumed from the checkpoint after epoch 1" in run.log_path.read_text()
+    assert curves(run) == curves(RunDir(tmp_path / "reference"))
+    assert (result.best_epoch, result.best_accuracy) == (3, None)
+    reference_weights = reference.model.state_dict()
+    for name, value in result.model.state_dict().items():
+        assert torch.equal(value, reference_weights[name]), name

@@ -41,6 +41,21 @@ def test_train_writes_history_and_the_model_reloads(loop, method, arch, tiny_bac
     np.testing.assert_allclose(RECIPE.load(config, run.model_dir).predict_proba(texts), proba)
 
 
+@pytest.mark.parametrize("loop", ["native", "trainer"])
+def test_without_validation_both_loops_train_every_epoch(loop, tiny_backbones, tiny_data,
+                                                         tmp_path):  # fmt: skip
+    splits = load_splits(str(tiny_data), val_fraction=0.0, seed=0)
+    assert splits.validation.empty
+    config = tiny_settings(tiny_backbones["bert"], method="full", loop=loop, epochs=2, lr=5e-3)
+    run = RunDir(tmp_path / "run")
+    run.create()
+    predictor = RECIPE.train(config, splits, run)
+    history = run.history()
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(row.get("val_accuracy") is None and row["train_loss"] > 0 for row in history)
+    assert predictor.predict_proba(splits.test["text"].tolist()[:4]).shape == (4,)
+
+
 def test_trainer_resumes_from_the_runs_checkpoint(tiny_backbones, tiny_data, tmp_path):
     splits = load_splits(str(tiny_data), val_fraction=0.2, seed=0)
     run = RunDir(tmp_path / "run")

@@ -161,7 +161,10 @@ def load_test(data: str) -> tuple[pd.DataFrame, str]:
 def carve_validation(
     train: pd.DataFrame, val_fraction: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified, seeded split of the official train set into train and validation."""
+    """Stratified, seeded split of the official train set into train and validation; with
+    val_fraction 0, all of train and an empty validation frame (the refit)."""
+    if val_fraction == 0:
+        return train.reset_index(drop=True), train.iloc[:0].reset_index(drop=True)
     fit, validation = train_test_split(
         train, test_size=val_fraction, random_state=seed, stratify=train["label"]
     )

@@ -256,6 +256,11 @@ def train_linear(
     config: LinearConfig, splits: Splits, run: RunDir, weighting_fn: WeightingFn
 ) -> LinearTextModel:
     """Fit on train, score C (or each C of C_grid) on validation, then refit if asked."""
+    if splits.validation.empty:
+        raise ConfigError(
+            "Linear models choose C on the validation split, so val_fraction must be above 0; "
+            "refit = true then fits the chosen C on train + validation."
+        )
     started = time.perf_counter()
     train = tokenize_corpus(splits.train["text"].tolist())
     validation = tokenize_corpus(splits.validation["text"].tolist())

@@ -5,6 +5,8 @@ run's checkpoint/trainer/ folder (a rerun of an unfinished run resumes from the 
 linear warmup/decay, bf16/fp16 from `mixed_precision`, length-grouped batches, no reporting
 integrations. The best epoch by validation accuracy is restored at the end, as in the native
 loop, and the collapse guard and the run's history.jsonl work the same way through a callback.
+Without validation reviews (val_fraction = 0) no epoch is evaluated and the last is kept; a
+collapse then shows in the runner's check of the test predictions.
 Multi-GPU: launch the same command with `accelerate launch` or `torchrun`; the Trainer shards
 batches itself.
 """
@@ -34,7 +36,7 @@ def _metrics(prediction: Any) -> dict[str, float]:
     }
 
 
-def _callback(run: Any, epochs: int) -> Any:
+def _callback(run: Any, epochs: int, validates: bool) -> Any:
     from transformers import TrainerCallback
 
     class RunRecordCallback(TrainerCallback):
@@ -50,6 +52,11 @@ def _callback(run: Any, epochs: int) -> Any:
             if logs and "loss" in logs:
                 self.train_loss = float(logs["loss"])
                 check_loss(self.train_loss, state.global_step, float(logs.get("learning_rate", 0)))
+                if not validates and run is not None:  # no on_evaluate to write the row
+                    row = {"epoch": round(state.epoch or 0), "train_loss": self.train_loss,
+                           "step": state.global_step}  # fmt: skip
+                    run.append_history(row)
+                    run.log(f"epoch {row['epoch']}: train loss {self.train_loss:.4f} (trainer)")
 
         def on_evaluate(self, args: Any, state: Any, control: Any, metrics: Any = None, **_: Any):
             epoch = round(state.epoch or 0)
@@ -88,7 +95,7 @@ def _resume_point(output_dir: Path, run: Any) -> str | None:
     return last
 
 
-def training_arguments(config: Any, output_dir: Path) -> Any:
+def training_arguments(config: Any, output_dir: Path, validates: bool = True) -> Any:
     from transformers import TrainingArguments
 
     from sentibench.models.transformers.predictor import resolve_precision
@@ -106,13 +113,13 @@ def training_arguments(config: Any, output_dir: Path) -> Any:
         warmup_steps=warmup,
         max_grad_norm=config.max_grad_norm,
         lr_scheduler_type="linear",
-        eval_strategy="epoch",
+        eval_strategy="epoch" if validates else "no",
         save_strategy="epoch",
         logging_strategy="epoch",
         save_total_limit=2,  # the best and the newest
-        load_best_model_at_end=True,
-        metric_for_best_model="accuracy",
-        greater_is_better=True,
+        load_best_model_at_end=validates,
+        metric_for_best_model="accuracy" if validates else None,
+        greater_is_better=True if validates else None,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
@@ -140,15 +147,16 @@ def train_with_trainer(
     else:
         scratch = tempfile.TemporaryDirectory(prefix="sentibench-trainer-")
         output_dir = Path(scratch.name)
+    validates = len(validation) > 0
     try:
         trainer = Trainer(
             model=model,
-            args=training_arguments(config, output_dir),
+            args=training_arguments(config, output_dir, validates),
             train_dataset=train,
-            eval_dataset=validation,
+            eval_dataset=validation if validates else None,
             data_collator=padding_collator(tokenizer),
             compute_metrics=_metrics,
-            callbacks=[_callback(run, config.epochs)],
+            callbacks=[_callback(run, config.epochs, validates)],
         )
         trainer.train(resume_from_checkpoint=_resume_point(output_dir, run))
         return trainer.accelerator.unwrap_model(trainer.model)

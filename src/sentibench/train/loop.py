@@ -13,6 +13,11 @@ rates, linear warmup + linear decay, gradient clipping, early stopping on valida
 with the best weights restored, the collapse guard, a checkpoint each epoch and resume from it,
 per-epoch metrics into the run record, and a progress bar.
 
+Without validation batches (val_fraction = 0: the refit on every training review that follows a
+choice of settings, as scikit-learn's refit=True), every configured epoch runs, the last one's
+weights are kept, early stopping is off, and the collapse guard reads the one-class share of the
+epoch's training predictions instead.
+
 Several processes (`accelerate launch` or torchrun; one per GPU, or gloo on CPUs): every process
 builds the same batches and trains on its own slice of each one's rows, and the gradient
 all-reduce averages the slices, so the global batch is batch_size whatever the process count
@@ -37,6 +42,7 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Protocol
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
@@ -98,7 +104,7 @@ class LoopConfig:
 class LoopResult:
     model: nn.Module  # holding the best epoch's weights, on the training device
     best_epoch: int
-    best_accuracy: float
+    best_accuracy: float | None  # validation accuracy of best_epoch; None without validation
     epochs_run: int
     stopped_early: bool
     history: list[dict[str, Any]]  # one row per epoch (from the run record when there is one)
@@ -230,7 +236,9 @@ class _Trainer:
         self.accelerator = make_accelerator(config.mixed_precision)
         self.config, self.run, self.forward = config, run, forward
         self.train_batches, self.val_batches = train_batches, val_batches
-        self.val_labels = torch.cat([batch["labels"] for batch in val_batches]).numpy()
+        labels = [batch["labels"] for batch in val_batches]
+        self.val_labels = torch.cat(labels).numpy() if labels else np.empty(0, dtype=np.int64)
+        self.validates = len(self.val_labels) > 0
 
         total_steps = math.ceil(len(train_batches(1)) / config.grad_accum) * config.epochs
         self.schedule = linear_warmup_decay(int(config.warmup_ratio * total_steps), total_steps)
@@ -244,6 +252,11 @@ class _Trainer:
         self.guard = CollapseGuard(config.collapse_patience)
         self.state, self.best_weights = TrainingState(), None
         self._resume()
+        if not self.validates and run is not None and self.state.epoch == 0:
+            run.log(
+                f"no validation split: all {config.epochs} epochs train on every training "
+                "review and the last one is kept (early stopping off)"
+            )
 
     def _resume(self) -> None:
         if self.run is None:
@@ -276,28 +289,33 @@ class _Trainer:
             f"epoch {epoch}/{config.epochs}", total=len(batches), loss=0.0, acc=0.0
         )
         started = time.perf_counter()
-        train_loss, train_accuracy, seen = self._train_epoch(batches, progress, task)
+        train_loss, train_accuracy, seen, train_share = self._train_epoch(batches, progress, task)
         seconds = time.perf_counter() - started
         progress.remove_task(task)
 
         started = time.perf_counter()
-        val_loss, val_accuracy, share = self._evaluate()
-        if val_accuracy > state.best_accuracy:
-            self.best_weights = _cpu_copy(self.plain_model)
-            state.best_accuracy, state.best_epoch = val_accuracy, epoch
-            state.best_one_class_share, state.bad_epochs = share, 0
-        else:
-            state.bad_epochs += 1
+        if self.validates:
+            val_loss, val_accuracy, share = self._evaluate()
+            if val_accuracy > state.best_accuracy:
+                self.best_weights = _cpu_copy(self.plain_model)
+                state.best_accuracy, state.best_epoch = val_accuracy, epoch
+                state.best_one_class_share, state.bad_epochs = share, 0
+            else:
+                state.bad_epochs += 1
+        else:  # the refit: the last epoch is the one kept, judged on its training predictions
+            val_loss = val_accuracy = share = None
+            state.best_epoch, state.best_one_class_share = epoch, train_share
         state.epoch = epoch
-        stopped_early = 0 < config.patience <= state.bad_epochs
+        stopped_early = self.validates and 0 < config.patience <= state.bad_epochs
         state.finished = stopped_early or epoch >= config.epochs
         row = {
             "epoch": epoch,
             "train_loss": round(train_loss, 6),
             "train_accuracy": round(train_accuracy, 6),
-            "val_loss": round(val_loss, 6),
-            "val_accuracy": round(val_accuracy, 6),
-            "val_one_class_share": round(share, 6),
+            "train_one_class_share": round(train_share, 6),
+            "val_loss": _rounded(val_loss),
+            "val_accuracy": _rounded(val_accuracy),
+            "val_one_class_share": _rounded(share),
             "lr": self.lr(),
             "seconds": round(seconds, 3),
             "val_seconds": round(time.perf_counter() - started, 3),
@@ -307,7 +325,7 @@ class _Trainer:
         self._record(row, stopped_early)
         # After the history row, so the curves of a collapsed run show its last epoch.
         self.guard.check_one_class(state.best_one_class_share, epoch, final=state.finished)
-        if state.finished:
+        if state.finished and self.best_weights is not None:
             self.plain_model.load_state_dict(self.best_weights)
         if self.run is not None and self.accelerator.is_main_process:
             best = None if state.finished else self.best_weights  # the model holds them now
@@ -321,10 +339,14 @@ class _Trainer:
             return
         state = self.state
         self.run.append_history(row)
+        validation = (
+            f"val loss {row['val_loss']:.4f}, val accuracy {row['val_accuracy']:.4f} (best "
+            f"{state.best_accuracy:.4f} at epoch {state.best_epoch})"
+            if self.validates
+            else f"train accuracy {row['train_accuracy']:.4f}"
+        )
         self.run.log(
-            f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, val loss "
-            f"{row['val_loss']:.4f}, val accuracy {row['val_accuracy']:.4f} (best "
-            f"{state.best_accuracy:.4f} at epoch {state.best_epoch}), "
+            f"epoch {row['epoch']}: train loss {row['train_loss']:.4f}, {validation}, "
             f"{row['reviews_per_s']:.0f} reviews/s"
         )
         if stopped_early:
@@ -332,13 +354,15 @@ class _Trainer:
 
     def _train_epoch(
         self, batches: SizedBatches, progress: Progress, task: Any
-    ) -> tuple[float, float, int]:
-        """One pass over `batches`; returns (mean loss, accuracy, examples seen)."""
+    ) -> tuple[float, float, int, float]:
+        """One pass over `batches`; returns (mean loss, accuracy, examples seen, one-class share
+        of the predictions)."""
         accelerator, config, model = self.accelerator, self.config, self.model
         world = accelerator.num_processes
         model.train()
         total_loss, seen = 0.0, 0
         correct = torch.zeros((), dtype=torch.long, device=accelerator.device)  # summed on device
+        positive = torch.zeros((), dtype=torch.long, device=accelerator.device)
         count = len(batches)
         for index, batch in enumerate(batches):
             batch, weight, counted = self._share(batch)
@@ -363,17 +387,21 @@ class _Trainer:
             if not counted:
                 continue
             total_loss += value * len(labels)
-            correct += (logits.argmax(dim=1) == labels).sum()
+            predicted = logits.argmax(dim=1)
+            correct += (predicted == labels).sum()
+            positive += predicted.sum()
             seen += len(labels)
             if (index + 1) % config.log_every == 0 or index + 1 == count:
                 accuracy = int(correct) / seen
                 progress.update(task, completed=index + 1, loss=total_loss / seen, acc=accuracy)
+        sums = [total_loss, float(correct), float(positive), float(seen)]
         if world > 1:  # the epoch's figures over every process's rows
-            sums = [total_loss, float(correct), float(seen)]
             totals = torch.tensor(sums, dtype=torch.float64, device=accelerator.device)
-            total_loss, correct_sum, seen_sum = accelerator.reduce(totals, reduction="sum").tolist()
-            return total_loss / max(seen_sum, 1), correct_sum / max(seen_sum, 1), int(seen_sum)
-        return total_loss / max(seen, 1), int(correct) / max(seen, 1), seen
+            sums = accelerator.reduce(totals, reduction="sum").tolist()
+        total_loss, correct_sum, positive_sum, seen_sum = sums
+        rows = max(seen_sum, 1)
+        share = max(positive_sum, seen_sum - positive_sum) / rows
+        return total_loss / rows, correct_sum / rows, int(seen_sum), share
 
     def _share(self, batch: Batch) -> tuple[Batch, float, bool]:
         """This process's rows of `batch`, its loss weight, and whether its figures count.
@@ -426,11 +454,15 @@ class _Trainer:
         return LoopResult(
             model=model,
             best_epoch=self.state.best_epoch,
-            best_accuracy=self.state.best_accuracy,
+            best_accuracy=self.state.best_accuracy if self.validates else None,
             epochs_run=self.state.epoch,
             stopped_early=self.state.epoch < self.config.epochs,
             history=self.run.history() if self.run is not None else rows,
         )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
 
 
 def _cpu_copy(model: nn.Module) -> dict[str, torch.Tensor]:
