@@ -124,13 +124,18 @@ TOO_SLOW = {
 } | {("transformer", "L1-len400-lr2e-3")}  # fmt: skip
 
 
+# The sweep chooses on validation, so its runs carve it even from a preset that refits on all
+# training reviews (val_fraction = 0, the step that follows the choice).
+VALIDATED = ["val_fraction=0.1"]
+
+
 def train(run: dict, common: list[str], data: str) -> dict:
     out = Path(run["dir"])
     if outcome(out)["status"] == "complete":  # kept from an earlier sweep into the same --runs
         return {**run, "exit": 0, "wall_s": 0.0, **outcome(out)}
     command = [sys.executable, "-m", "sentibench", "train", run["model"], "--data", data,
                "--preset", "cpu", "--seed", str(run["seed"]), "--out", str(out)]  # fmt: skip
-    for value in [*run["overrides"], *common]:
+    for value in [*VALIDATED, *run["overrides"], *common]:
         command += ["--set", value]
     out.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -147,7 +152,8 @@ def outcome(out: Path) -> dict:
     if (out / "history.jsonl").exists():
         rows = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
         found["epochs"] = len(rows)
-        found["best_val"] = max((r["val_accuracy"] for r in rows), default=None)
+        scores = [r["val_accuracy"] for r in rows if r.get("val_accuracy") is not None]
+        found["best_val"] = max(scores, default=None)
     if (out / "config.json").exists():
         found["machine"] = json.loads((out / "config.json").read_text()).get("machine", {})
     if (out / "metrics.json").exists():
@@ -280,6 +286,8 @@ def main() -> None:
     parser.add_argument("--summarise", type=Path, nargs="+", help="sweep folders to report")
     parser.add_argument("--note", default="", help="a paragraph added under the tables")
     args = parser.parse_args()
+    if any(value.replace(" ", "").startswith("val_fraction=") for value in args.common):
+        parser.error("--set val_fraction: the sweep chooses on a 10% validation carve")
     if args.summarise:
         text = section(collect(args.summarise), command_line("classic_sweep.py"))
         write_section("classic-sweep", text + (f"\n\n{args.note}" if args.note else ""))

@@ -9,7 +9,10 @@ section of BENCHMARKS.md:
   best mean held-out accuracy over the folds is the choice (the test split is never scored);
 - --seeds: {candidate: rows of the plain benchmark}, one per training seed (`--set seed=N`),
   all on the benchmark's own 1,800/200 carve: validation and test accuracy per seed, shown to
-  say how far the 200-review validation carve and the training seed move a result.
+  say how far the 200-review validation carve and the training seed move a result;
+- --refit: rows of the plain benchmark with `--set val_fraction=0` (one JSON file per training
+  seed): the chosen settings refit on all 2,000 training reviews, the last epoch kept, as
+  scikit-learn's GridSearchCV does with refit=True after its choice; their test accuracy.
 """
 
 from __future__ import annotations
@@ -64,13 +67,38 @@ def seeds_table(candidates: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
+def refit_table(rows: list[dict]) -> str:
+    """One line per training seed; a collapsed seed is shown as such and counts in no mean."""
+    rows = sorted(rows, key=lambda r: r["train_seed"])
+    lines = [
+        "| training seed | train reviews | test accuracy (2,000) | train s | train reviews/s |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "collapsed" in r:
+            lines.append(f"| {r['train_seed']} | {r['n_train']:,} | collapsed | "
+                         f"{r['train_seconds']:.0f} | |")  # fmt: skip
+            continue
+        lines.append(f"| {r['train_seed']} | {r['n_train']:,} | {r['accuracy']:.4f} | "
+                     f"{r['train_seconds']:.0f} | {r['train_reviews_per_s']:.1f} |")  # fmt: skip
+    test = [r["accuracy"] for r in rows if "collapsed" not in r]
+    if test:
+        spread = statistics.stdev(test) if len(test) > 1 else 0.0
+        mean = f"**{statistics.fmean(test):.4f} ± {spread:.4f}** ({len(test)} seeds)"
+        lines.append(f"| mean ± std | | {mean} | | |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=Path, required=True)
     parser.add_argument("--seeds", type=Path)
+    parser.add_argument("--refit", type=Path, nargs="+", help="rows of val_fraction=0 runs")
     parser.add_argument("--note", default="", help="a paragraph added under the tables")
     args = parser.parse_args()
-    folds, chosen = folds_table(json.loads(args.folds.read_text()))
+    candidates = json.loads(args.folds.read_text())
+    folds, chosen = folds_table(candidates)
+    folds_rows = candidates[chosen]
     n_folds = len(next(iter(json.loads(args.folds.read_text()).values())))
     lines = [
         "## Transformers: how minilm_full's settings were chosen",
@@ -92,6 +120,20 @@ def main() -> None:
             "not used for the choice:",
             "",
             seeds_table(json.loads(args.seeds.read_text())),
+        ]
+    if args.refit:
+        rows = [row for path in args.refit for row in json.loads(path.read_text())]
+        if any(row["n_validation"] for row in rows):
+            parser.error("--refit takes rows of runs with --set val_fraction=0 only")
+        if {(r["method"], describe(r)) for r in rows} != {("full", describe(folds_rows[0]))}:
+            parser.error(f"--refit rows must all be method full with the chosen {chosen}")
+        lines += [
+            "",
+            f"The choice refit on all {rows[0]['n_train']:,} training reviews (`--set "
+            f"val_fraction=0`: each of the {rows[0]['common']['epochs']} epochs trains on every "
+            f"review, the last is kept), {describe(rows[0])}:",
+            "",
+            refit_table(rows),
         ]
     text = "\n".join(lines) + (f"\n\n{args.note}" if args.note else "")
     write_section("transformers-selection", text)

@@ -159,13 +159,21 @@ def machine_line() -> str:
 
 def table(rows: list[dict], command: str, machine: str, when: str) -> str:
     shared = ", ".join(f"{k} {v}" for k, v in rows[0]["common"].items())
+    carves = {(r["n_train"], r["n_validation"]) for r in rows}
+    if len(carves) == 1:
+        carve = f"{rows[0]['n_train']:,} train + {rows[0]['n_validation']:,} validation reviews"
+    else:  # e.g. rows kept by --json from a command with --set val_fraction=0
+        per_method = ", ".join(
+            f"{r['method']} {r['n_train']:,}/{r['n_validation']:,}" for r in rows
+        )
+        carve = f"train/validation reviews per method {per_method}"
     lines = [
         "## Transformers: MiniLM-L6, every method (offline)",
         "",
         f"Measured {when} on {machine} with `{command}`.",
-        f"{rows[0]['n_train']:,} train + {rows[0]['n_validation']:,} validation reviews "
-        f"(seeded, from the official train split), {rows[0]['n_test']:,} official test reviews; "
-        f"{shared}; the other settings from the minilm_<method> cpu presets.",
+        f"{carve} (seeded, from the official train split), {rows[0]['n_test']:,} "
+        f"official test reviews; {shared}; the other settings from the minilm_<method> cpu "
+        "presets.",
         "",
         "| method | accuracy (95% CI) | target | met | train s | train reviews/s | "
         "peak memory MiB | trainable params | settings |",

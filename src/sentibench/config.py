@@ -29,7 +29,8 @@ class BaseConfig:
         default=0.1,
         metadata={
             "help": "share of train carved out (stratified) for validation; 0 trains on all of "
-            "it for every epoch and keeps the last (a refit after settings were chosen)"
+            "it for every epoch and keeps the last (a refit after settings were chosen; nets "
+            "and transformers only)"
         },
     )
     threads: int = dataclasses.field(

@@ -180,6 +180,8 @@ def test_no_validation_split_is_refused_with_the_refit_option_named(sample, tmp_
     without = dataclasses.replace(sample, validation=sample.validation.iloc[:0])
     with pytest.raises(ConfigError, match="val_fraction must be above 0; refit = true"):
         TFIDF_LR.train(TfidfLRConfig(), without, RunDir(tmp_path))
+    with pytest.raises(ConfigError, match="val_fraction must be above 0"):  # before any run
+        TfidfLRConfig(val_fraction=0.0)
 
 
 def test_load_rejects_a_foreign_or_incomplete_model_dir(tmp_path):

@@ -59,25 +59,31 @@ def test_best_epoch_weights_are_restored_and_early_stopping_ends_the_run():
 
 def test_without_validation_every_epoch_runs_and_the_last_is_kept(tmp_path):
     torch.manual_seed(0)
-    model, last = MeanPool(), {}
+    model, second = MeanPool(), {}
 
-    def snapshot(row):  # the weights after each epoch; the last snapshot is the one kept
-        last.update({k: v.clone() for k, v in model.state_dict().items()})
+    def sabotage(row):  # after epoch 2, flip the classifier: with validation, epoch 2 is kept
+        if row["epoch"] == 2:
+            second.update({k: v.clone() for k, v in model.state_dict().items()})
+            with torch.no_grad():
+                model.out.weight.neg_()
+                model.out.bias.neg_()
 
     run = new_run(tmp_path / "run")
-    result = train(model, config(epochs=3, patience=1), run, snapshot, validate=False)
+    result = train(model, config(epochs=3, patience=1), run, sabotage, validate=False)
     assert (result.best_epoch, result.epochs_run, result.stopped_early) == (3, 3, False)
     assert result.best_accuracy is None
-    assert all(torch.equal(v, last[k]) for k, v in result.model.state_dict().items())
+    # kept: the flipped classifier as epoch 3 left it, not epoch 2's
+    kept = result.model.state_dict()["out.weight"].flatten()
+    assert torch.dot(kept, second["out.weight"].flatten()) < 0
     history = run.history()
     assert [row["val_accuracy"] for row in history] == [None, None, None]
-    assert history[-1]["train_accuracy"] >= 0.9
-    assert 0.5 <= history[-1]["train_one_class_share"] < 0.9  # 160 balanced examples
+    assert history[1]["train_accuracy"] >= 0.9 > history[2]["train_accuracy"]
+    assert 0.5 <= history[1]["train_one_class_share"] < 0.9  # 160 balanced examples
     assert "no validation split: all 3 epochs" in run.log_path.read_text()
 
 
 def test_without_validation_one_class_training_predictions_are_a_collapse():
-    with pytest.raises(CollapseError, match="predicts one class for 100.0% .* after 2 epoch"):
+    with pytest.raises(CollapseError, match="one class for 100.0% of the training reviews"):
         train(Constant(), config(lr=1e-4, collapse_patience=2), validate=False)
 
 

@@ -47,6 +47,12 @@ FORMAT_VERSION = 1
 # --------------------------------------------------------------------------------------------
 # Configs
 # --------------------------------------------------------------------------------------------
+REFIT_REFUSED = (
+    "Linear models choose C on the validation split, so val_fraction must be above 0; "
+    "refit = true then fits the chosen C on train + validation."
+)
+
+
 @dataclass
 class LinearConfig(BaseConfig):
     """Fields both linear baselines share; defaults are overridden per model below."""
@@ -73,6 +79,8 @@ class LinearConfig(BaseConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.val_fraction == 0:
+            raise ConfigError(REFIT_REFUSED)
         # codes of n-grams are int64: V**3 fits for vocabularies up to 2M tokens
         if not 1 <= self.ngram_max <= 3:
             raise ConfigError(f"ngram_max must be 1, 2 or 3, got {self.ngram_max}.")
@@ -257,10 +265,7 @@ def train_linear(
 ) -> LinearTextModel:
     """Fit on train, score C (or each C of C_grid) on validation, then refit if asked."""
     if splits.validation.empty:
-        raise ConfigError(
-            "Linear models choose C on the validation split, so val_fraction must be above 0; "
-            "refit = true then fits the chosen C on train + validation."
-        )
+        raise ConfigError(REFIT_REFUSED)
     started = time.perf_counter()
     train = tokenize_corpus(splits.train["text"].tolist())
     validation = tokenize_corpus(splits.validation["text"].tolist())

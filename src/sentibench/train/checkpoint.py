@@ -39,7 +39,9 @@ class TrainingState:
     global_step: int = 0  # optimizer steps taken
     best_accuracy: float = -1.0
     best_epoch: int = 0
-    best_one_class_share: float = 1.0  # of the best epoch's validation predictions
+    best_one_class_share: float = (
+        1.0  # of the kept epoch's validation (refit: training) predictions
+    )
     bad_epochs: int = 0  # epochs since the best one (early stopping)
     finished: bool = False  # training ended; the model holds the best weights
 

@@ -54,12 +54,16 @@ class CollapseGuard:
     def check_loss(self, loss: float, step: int, lr: float) -> None:
         check_loss(loss, step, lr)
 
-    def check_one_class(self, share: float, epoch: int, final: bool = False) -> None:
+    def check_one_class(
+        self, share: float, epoch: int, final: bool = False, reviews: str = "validation"
+    ) -> None:
+        """`reviews` names the predictions the share is of: "validation", or "training" in a
+        refit without validation."""
         if epoch < self.collapse_patience and not final:
             return
         if share >= ONE_CLASS_SHARE:
             raise CollapseError(
-                f"The model predicts one class for {share:.1%} of the validation reviews after "
+                f"The model predicts one class for {share:.1%} of the {reviews} reviews after "
                 f"{epoch} epoch(s), so it has collapsed; try a lower learning rate, gradient "
                 "clipping or another seed."
             )

@@ -102,7 +102,7 @@ class LoopConfig:
 
 @dataclass
 class LoopResult:
-    model: nn.Module  # holding the best epoch's weights, on the training device
+    model: nn.Module  # the best epoch's weights (without validation: the last's), on its device
     best_epoch: int
     best_accuracy: float | None  # validation accuracy of best_epoch; None without validation
     epochs_run: int
@@ -193,7 +193,8 @@ def train_loop(
     forward: Forward = default_forward,
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> LoopResult:
-    """Train `model` and return it with its best validation epoch's weights.
+    """Train `model` and return it with its best validation epoch's weights (with empty
+    val_batches: its last epoch's).
 
     train_batches(epoch) gives the batches of epoch 1, 2, ... (the same for the same epoch, so
     that resume replays them); val_batches is iterated once per epoch (a list or any
@@ -252,6 +253,8 @@ class _Trainer:
         self.guard = CollapseGuard(config.collapse_patience)
         self.state, self.best_weights = TrainingState(), None
         self._resume()
+        if not self.validates:
+            self.best_weights = None  # a checkpoint's best weights are not the refit's to keep
         if not self.validates and run is not None and self.state.epoch == 0:
             run.log(
                 f"no validation split: all {config.epochs} epochs train on every training "
@@ -324,7 +327,8 @@ class _Trainer:
         }
         self._record(row, stopped_early)
         # After the history row, so the curves of a collapsed run show its last epoch.
-        self.guard.check_one_class(state.best_one_class_share, epoch, final=state.finished)
+        reviews = "validation" if self.validates else "training"
+        self.guard.check_one_class(state.best_one_class_share, epoch, state.finished, reviews)
         if state.finished and self.best_weights is not None:
             self.plain_model.load_state_dict(self.best_weights)
         if self.run is not None and self.accelerator.is_main_process:
