@@ -99,7 +99,7 @@ def main() -> None:
     candidates = json.loads(args.folds.read_text())
     folds, chosen = folds_table(candidates)
     folds_rows = candidates[chosen]
-    n_folds = len(next(iter(json.loads(args.folds.read_text()).values())))
+    n_folds = len(next(iter(candidates.values())))
     lines = [
         "## Transformers: how minilm_full's settings were chosen",
         "",

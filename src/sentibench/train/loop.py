@@ -255,11 +255,11 @@ class _Trainer:
         self._resume()
         if not self.validates:
             self.best_weights = None  # a checkpoint's best weights are not the refit's to keep
-        if not self.validates and run is not None and self.state.epoch == 0:
-            run.log(
-                f"no validation split: all {config.epochs} epochs train on every training "
-                "review and the last one is kept (early stopping off)"
-            )
+            if run is not None and self.state.epoch == 0:
+                run.log(
+                    f"no validation split: all {config.epochs} epochs train on every training "
+                    "review and the last one is kept (early stopping off)"
+                )
 
     def _resume(self) -> None:
         if self.run is None:
