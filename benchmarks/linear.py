@@ -28,9 +28,10 @@ from pathlib import Path
 
 from sections import BENCHMARKS_MD, write_section  # benchmarks/ is on sys.path when run
 
+from sentibench import runtime
 from sentibench.data.dataset import load_splits
 from sentibench.errors import SentibenchError
-from sentibench.eval.metrics import classification_metrics
+from sentibench.metrics import classification_metrics
 from sentibench.predictor import labels_from_proba
 from sentibench.provenance import machine
 from sentibench.registry import get_spec
@@ -67,6 +68,7 @@ def benchmark_model(name: str, preset: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         run = RunDir(Path(folder))
         with Stopwatch() as train:
+            runtime.apply(config.threads, config.seed)
             model = recipe.train(config, splits, run)
         with Stopwatch() as predict:
             proba = model.predict_proba(texts)

@@ -81,10 +81,11 @@ def run_method(
     """
     import torch
 
+    from sentibench import runtime
     from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
     from sentibench.data.dataset import Splits, carve_validation, load_official
     from sentibench.errors import CollapseError
-    from sentibench.eval.metrics import classification_metrics
+    from sentibench.metrics import classification_metrics
     from sentibench.predictor import labels_from_proba
     from sentibench.provenance import peak_rss_mib
     from sentibench.registry import get_spec
@@ -115,6 +116,7 @@ def run_method(
     }
     started = time.perf_counter()
     try:
+        runtime.apply(config.threads, config.seed)
         predictor = recipe.train(config, splits, None)
     except CollapseError as exc:  # a result too: the table shows it
         return {**common, "collapsed": str(exc), "train_seconds": time.perf_counter() - started}

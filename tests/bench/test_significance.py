@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sentibench.eval.metrics import wilson_interval
 from sentibench.eval.significance import adjacent_tests, mcnemar_between
+from sentibench.metrics import wilson_interval
 
 
 def write_predictions(folder, ids, sentiment):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sentibench.eval.metrics import classification_metrics, mcnemar_exact, wilson_interval
+from sentibench.metrics import classification_metrics, mcnemar_exact, wilson_interval
 
 
 def test_wilson_closed_forms():

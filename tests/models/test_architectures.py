@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sentibench.errors import ConfigError
-from sentibench.models import (
+from sentibench.nn import (
     attention_lstm,
     capsule_lstm,
     cnn,

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
+from sentibench import runtime
 from sentibench.config import apply_values, read_toml
 from sentibench.data.dataset import load_splits
+from sentibench.data.ngrams import NgramCounter, TokenizedCorpus, tokenize_corpus
 from sentibench.data.text import tokenize
 from sentibench.errors import ConfigError, SentibenchError
-from sentibench.models.linear import (
+from sentibench.recipes.linear import (
     NBSVM,
     TFIDF_LR,
     NBSVMConfig,
@@ -23,7 +25,6 @@ from sentibench.models.linear import (
     nb_weighting,
     tfidf_weighting,
 )
-from sentibench.models.ngrams import NgramCounter, TokenizedCorpus, tokenize_corpus
 from sentibench.registry import get_spec
 from sentibench.runs import RunDir
 
@@ -144,6 +145,7 @@ def test_learns_the_sample_and_round_trips(name, sample, tmp_path):
     config = apply_values(recipe.config_cls(), read_toml(spec.preset_path("cpu")))
     run = RunDir(tmp_path / "run")
     run.create()
+    runtime.apply(config.threads, config.seed)
     model = recipe.train(config, sample, run)
 
     proba = model.predict_proba(sample.test["text"].tolist())
@@ -164,6 +166,7 @@ def test_learns_the_sample_and_round_trips(name, sample, tmp_path):
 def test_c_grid_is_scored_on_validation_without_refit(sample, tmp_path):
     run = RunDir(tmp_path)
     config = TfidfLRConfig(C_grid=[1.0, 16.0], refit=False)
+    runtime.apply(config.threads, config.seed)
     model = TFIDF_LR.train(config, sample, run)
     (history,) = run.history()
     logged = [

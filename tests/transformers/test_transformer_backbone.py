@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sentibench.errors import ConfigError, SentibenchError
-from sentibench.models.transformers.backbone import (
+from sentibench.transformers.backbone import (
     load_sequence_classifier,
     load_tokenizer,
     resolve_backbone,

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformer_fixtures import ARCHES, TEXTS, encode, tiny_settings
 
-from sentibench.models.transformers.backbone import load_tokenizer
-from sentibench.models.transformers.modeling import build_model
+from sentibench.transformers.backbone import load_tokenizer
+from sentibench.transformers.modeling import build_model
 
 # Modules on top of the encoder that must train with every method (written out here, not read
 # from the code's table, so that a wrong table fails this test).

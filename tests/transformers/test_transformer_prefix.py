@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformer_fixtures import TEXTS, encode
 
-from sentibench.models.transformers.backbone import load_sequence_classifier, load_tokenizer
-from sentibench.models.transformers.deberta_prefix import PrefixDisentangledSelfAttention
-from sentibench.models.transformers.prefix import PrefixTunedModel
+from sentibench.transformers.backbone import load_sequence_classifier, load_tokenizer
+from sentibench.transformers.prefix.core import PrefixTunedModel
+from sentibench.transformers.prefix.deberta import PrefixDisentangledSelfAttention
 
 HEAD = {"deberta": ["pooler", "classifier"], "bert": ["classifier"], "roberta": ["classifier"],
         "distilbert": ["pre_classifier", "classifier"]}  # fmt: skip

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from transformer_fixtures import tiny_settings
 
+from sentibench import runtime
 from sentibench.config import apply_values, read_toml
 from sentibench.data.dataset import load_splits
-from sentibench.models.transformers.recipe import RECIPE, TransformerConfig
+from sentibench.recipes.transformer.config import TransformerConfig
+from sentibench.recipes.transformer.recipe import RECIPE
 from sentibench.registry import REGISTRY
 from sentibench.runs import RunDir
 
@@ -30,6 +32,7 @@ def test_train_writes_history_and_the_model_reloads(loop, method, arch, tiny_bac
     config = tiny_settings(tiny_backbones[arch], method=method, loop=loop, epochs=2, lr=5e-3)
     run = RunDir(tmp_path / "run")
     run.create()
+    runtime.apply(config.threads, config.seed)
     predictor = RECIPE.train(config, splits, run)
     history = run.history()
     assert [row["epoch"] for row in history] == [1, 2]
@@ -49,6 +52,7 @@ def test_without_validation_both_loops_train_every_epoch(loop, tiny_backbones, t
     config = tiny_settings(tiny_backbones["bert"], method="full", loop=loop, epochs=2, lr=5e-3)
     run = RunDir(tmp_path / "run")
     run.create()
+    runtime.apply(config.threads, config.seed)
     predictor = RECIPE.train(config, splits, run)
     history = run.history()
     assert [row["epoch"] for row in history] == [1, 2]
@@ -61,8 +65,10 @@ def test_trainer_resumes_from_the_runs_checkpoint(tiny_backbones, tiny_data, tmp
     run = RunDir(tmp_path / "run")
     run.create()
     first = tiny_settings(tiny_backbones["bert"], method="lora", loop="trainer", epochs=1)
+    runtime.apply(first.threads, first.seed)
     RECIPE.train(first, splits, run)  # as if killed after its epoch-1 checkpoint
     assert list((run.checkpoint_dir / "trainer").glob("checkpoint-*"))
+    runtime.apply(first.threads, first.seed)
     RECIPE.train(dataclasses.replace(first, epochs=2), splits, run)
     assert [row["epoch"] for row in run.history()] == [1, 2]  # epoch 1 was not trained again
     assert "resuming the Trainer" in run.log_path.read_text()

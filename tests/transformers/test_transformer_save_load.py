@@ -10,10 +10,10 @@ import pytest
 import torch
 from transformer_fixtures import TEXTS, tiny_settings
 
-from sentibench.models.transformers.backbone import load_tokenizer
-from sentibench.models.transformers.modeling import build_model
-from sentibench.models.transformers.predictor import TransformerPredictor
-from sentibench.models.transformers.recipe import RECIPE
+from sentibench.recipes.transformer.predictor import TransformerPredictor
+from sentibench.recipes.transformer.recipe import RECIPE
+from sentibench.transformers.backbone import load_tokenizer
+from sentibench.transformers.modeling import build_model
 
 CASES = [
     ("deberta", "prefix", "auto"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sentibench.errors import ConfigError
-from sentibench.models.transformers.backbone import load_tokenizer
-from sentibench.models.transformers.tokenization import (
+from sentibench.transformers.backbone import load_tokenizer
+from sentibench.transformers.tokenization import (
     EncodedReviews,
     ReviewEncoder,
     length_grouped_sampler,

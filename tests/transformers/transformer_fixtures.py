@@ -83,7 +83,7 @@ def save_tiny_backbone(folder: Path, arch: str) -> Path:
 
 def tiny_settings(backbone: Path, **values):
     """A TransformerConfig for a tiny backbone (short reviews, small batches, fp32)."""
-    from sentibench.models.transformers.recipe import TransformerConfig
+    from sentibench.recipes.transformer.config import TransformerConfig
 
     base = dict(
         backbone=str(backbone), max_length=32, batch_size=4, eval_batch_size=8, epochs=1,

@@ -29,13 +29,13 @@ from sentibench.data.dataset import load_test
 from sentibench.data.text import clean
 from sentibench.errors import SentibenchError
 from sentibench.eval.leaderboard import ranked
-from sentibench.eval.metrics import wilson_interval
 from sentibench.eval.significance import (
     adjacent_tests,
     has_predictions,
     read_predictions,
     with_truth,
 )
+from sentibench.metrics import wilson_interval
 from sentibench.registry import REGISTRY
 from sentibench.runs import RunDir, RunRecord, atomic_path, atomic_write_text, load_run
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentibench.eval.metrics import mcnemar_exact
+from sentibench.metrics import mcnemar_exact
 
 ALPHA = 0.05  # a gap with p < ALPHA is called real (unadjusted, one test per adjacent pair)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from sentibench.errors import DataError
-from sentibench.eval.metrics import classification_metrics
+from sentibench.metrics import classification_metrics
 
 
 def read_submission(path: Path) -> pd.DataFrame:

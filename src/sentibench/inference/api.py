@@ -27,6 +27,7 @@ import numpy as np
 from sentibench.errors import ConfigError, DataError
 from sentibench.predictor import labels_from_proba
 from sentibench.runs import RunRecord
+from sentibench.runtime import set_threads
 
 LABELS = ("negative", "positive")  # index = the label id in predictions.csv
 BACKENDS = ("original", "onnx", "int8", "bf16")
@@ -147,17 +148,6 @@ def _as_texts(texts: Sequence[str]) -> list[str]:
         if not isinstance(text, str):
             raise DataError(f"Text {index} is {type(text).__name__}, not a string.")
     return texts
-
-
-def set_threads(threads: int | None) -> None:
-    """Intra-op threads for torch (and BLAS under it); None keeps the library default."""
-    if threads is None:
-        return
-    if threads < 1:
-        raise ConfigError(f"threads must be >= 1, got {threads}.")
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def load_run(path: str | Path, backend: str = "original", threads: int | None = None) -> RunModel:

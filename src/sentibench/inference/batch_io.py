@@ -1,6 +1,6 @@
 """Batch prediction input and output for `sentibench predict`.
 
-Input: a text, a file of lines, stdin (sentibench.predict_input), or one column of a CSV or
+Input: a text, a file of lines, stdin (inference.predict_input), or one column of a CSV or
 Parquet table (`--column`). Every text is checked where it is read: an empty one or one that is
 not valid UTF-8 is an error naming its line (CSV, files, stdin) or row (Parquet); nothing is
 silently dropped, so output row i is always input text i.
@@ -24,7 +24,7 @@ import numpy as np
 
 from sentibench.errors import DataError
 from sentibench.inference.api import LABELS, RunModel
-from sentibench.predict_input import read_texts
+from sentibench.inference.predict_input import read_texts
 from sentibench.predictor import labels_from_proba
 from sentibench.runs import atomic_path
 

@@ -107,7 +107,7 @@ class TransformerPipeline:
         self.module = LogitsOf(predictor.model.eval())
 
     def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
-        from sentibench.models.transformers.tokenization import length_sorted_order
+        from sentibench.transformers.tokenization import length_sorted_order
 
         ids = self.predictor.encoder.encode(texts)
         order = np.asarray(length_sorted_order(ids), dtype=np.int64)
@@ -207,8 +207,33 @@ def int8_predictor(pipeline: Any) -> BatchPredictor:
     return BatchPredictor(pipeline, logits_of, quantized)
 
 
+def _recurrent_in_fp32(module: nn.Module) -> None:
+    """Run every LSTM/GRU of `module` in fp32 under bf16 autocast: oneDNN has no bf16 LSTM
+    primitive on CPUs without AMX (seen on an AVX512-BF16 EPYC: "could not create a primitive
+    descriptor"), and the recurrence is a small share of the work."""
+    from torch.nn.utils.rnn import PackedSequence
+
+    def to_float(value: Any) -> Any:
+        if isinstance(value, PackedSequence) and value.data.is_floating_point():
+            return value._replace(data=value.data.float())
+        if isinstance(value, torch.Tensor) and value.is_floating_point():
+            return value.float()
+        return value
+
+    for layer in module.modules():
+        if isinstance(layer, nn.LSTM | nn.GRU):
+            forward = layer.forward
+
+            def fp32_forward(*args: Any, _forward: Any = forward, **kwargs: Any) -> Any:
+                with torch.autocast("cpu", enabled=False):
+                    return _forward(*(to_float(a) for a in args), **kwargs)
+
+            layer.forward = fp32_forward  # type: ignore[method-assign]
+
+
 def bf16_predictor(pipeline: Any) -> BatchPredictor:
     module = pipeline.cpu_module()
+    _recurrent_in_fp32(module)
 
     def logits_of(batch: Batch) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -366,8 +391,8 @@ def export_run(run: str | Path, fmt: str, threads: int | None = None) -> dict[st
     """Write RUN/export/FMT/ (atomically) with export.json; return export.json's content."""
     import pandas as pd
 
-    from sentibench.inference.api import set_threads
     from sentibench.runs import load_predictor, load_run
+    from sentibench.runtime import set_threads
 
     if fmt not in FORMATS:
         raise SentibenchError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'.")

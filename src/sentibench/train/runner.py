@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sentibench import runtime
 from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
 from sentibench.data.dataset import load_splits
 from sentibench.errors import CollapseError, ConfigError, SentibenchError
-from sentibench.eval.metrics import classification_metrics
+from sentibench.metrics import classification_metrics
 from sentibench.predictor import Predictor, labels_from_proba
 from sentibench.provenance import command_line, git_commit, machine, package_versions, peak_rss_mib
 from sentibench.registry import ModelSpec, get_spec
@@ -151,6 +152,9 @@ def run_training(
     # a resumed run's training time includes the epochs it kept from before (their seconds)
     earlier = sum(r.get("seconds", 0) + r.get("val_seconds", 0) for r in run.history())
     try:
+        # threads and seeds for every family, here and nowhere else (the new head, the
+        # adapters and the nets' weights are initialised from this seed)
+        runtime.apply(config.threads, config.seed)
         started = time.perf_counter()
         predictor = recipe.train(config, splits, run)
         train_seconds = (earlier if resuming else 0.0) + time.perf_counter() - started

@@ -27,13 +27,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from sentibench.errors import ConfigError
-from sentibench.models.embedding import (
+from sentibench.nn.embedding import (
     SpatialDropout,
     embed,
     pretrained_embedding,
     require_positive,
 )
-from sentibench.models.rnn import RecurrentOptions
+from sentibench.nn.rnn import RecurrentOptions
 
 
 @dataclass

@@ -29,14 +29,14 @@ from typing import Any
 from torch import nn
 
 from sentibench.errors import ConfigError, SentibenchError
-from sentibench.models.transformers.backbone import (
+from sentibench.transformers.backbone import (
     load_encoder,
     load_sequence_classifier,
     load_tokenizer,
 )
-from sentibench.models.transformers.heads import POOLINGS, PooledLinearClassifier
-from sentibench.models.transformers.peft_methods import PEFT_METHODS, apply_peft, trainable_head
-from sentibench.models.transformers.prefix import PrefixTunedModel
+from sentibench.transformers.heads import POOLINGS, PooledLinearClassifier
+from sentibench.transformers.peft_methods import PEFT_METHODS, apply_peft, trainable_head
+from sentibench.transformers.prefix.core import PrefixTunedModel
 
 METHODS = ("full", "lora", "ptuning", "prompt", "prefix")
 HEADS = ("auto", "pooled_linear", "mean_linear")

@@ -24,7 +24,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from sentibench.models.embedding import (
+from sentibench.nn.embedding import (
     EmbeddingOptions,
     SpatialDropout,
     embed,

@@ -98,7 +98,7 @@ def _resume_point(output_dir: Path, run: Any) -> str | None:
 def training_arguments(config: Any, output_dir: Path, validates: bool = True) -> Any:
     from transformers import TrainingArguments
 
-    from sentibench.models.transformers.predictor import resolve_precision
+    from sentibench.recipes.transformer.predictor import resolve_precision
 
     precision = resolve_precision(config.mixed_precision)
     warmup: int | float = config.warmup_steps if config.warmup_steps > 0 else config.warmup_ratio
@@ -139,7 +139,7 @@ def train_with_trainer(
     """Fine-tune with transformers.Trainer; returns the best epoch's model."""
     from transformers import Trainer
 
-    from sentibench.models.transformers.tokenization import padding_collator
+    from sentibench.transformers.tokenization import padding_collator
 
     scratch = None
     if run is not None:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from sentibench.errors import ConfigError
-from sentibench.models.embedding import (
+from sentibench.nn.embedding import (
     EmbeddingOptions,
     SpatialDropout,
     embed,

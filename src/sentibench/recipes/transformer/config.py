@@ -1,4 +1,4 @@
-"""TransformerRecipe: any Hugging Face encoder x method x loop, as one registry recipe.
+"""TransformerConfig: every setting of the transformer recipe (presets and --set change them).
 
     sentibench train deberta_lora --data imdb                       # the seed's settings (gpu)
     sentibench train minilm_lora --data sample --preset quick       # offline, seconds
@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from sentibench.config import BaseConfig
 from sentibench.errors import ConfigError
@@ -127,27 +126,6 @@ class TransformerConfig(BaseConfig):
         if self.warmup_steps > 0:
             return min(1.0, self.warmup_steps / max(1, optimizer_steps))
         return self.warmup_ratio
-
-
-class TransformerRecipe:
-    config_cls = TransformerConfig
-
-    def train(self, config: TransformerConfig, splits: Any, run: Any) -> Any:
-        from sentibench.models.transformers.training import train_transformer
-
-        return train_transformer(config, splits, run)
-
-    def load(self, config: TransformerConfig, model_dir: Path) -> Any:
-        from sentibench.models.transformers.backbone import resolve_backbone
-        from sentibench.models.transformers.modeling import load_model
-        from sentibench.models.transformers.predictor import TransformerPredictor
-
-        resolved = None if config.method == "full" else resolve_backbone(config.backbone)
-        model, tokenizer = load_model(config, Path(model_dir), resolved)
-        return TransformerPredictor(model, tokenizer, config, resolved)
-
-
-RECIPE = TransformerRecipe()
 
 
 def optimizer_steps(reviews: int, config: TransformerConfig, processes: int = 1) -> int:

@@ -36,8 +36,8 @@ from sklearn.preprocessing import normalize
 
 from sentibench.config import BaseConfig
 from sentibench.data.dataset import Splits
+from sentibench.data.ngrams import NgramCounter, TokenizedCorpus, tokenize_corpus
 from sentibench.errors import ConfigError, SentibenchError
-from sentibench.models.ngrams import NgramCounter, TokenizedCorpus, tokenize_corpus
 from sentibench.runs import RunDir, atomic_path, atomic_write_json
 
 FORMAT = "sentibench-linear"

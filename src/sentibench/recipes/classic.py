@@ -24,7 +24,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from accelerate import PartialState
-from accelerate.utils import set_seed
 from safetensors import safe_open
 from torch import nn
 
@@ -159,7 +158,7 @@ class ClassicPredictor:
 
 class ClassicRecipe:
     """Recipe (see registry.py) for one architecture module, e.g. ClassicRecipe("cnn",
-    "sentibench.models.cnn"); `model_defaults` override the module's Config defaults (the rnn
+    "sentibench.nn.cnn"); `model_defaults` override the module's Config defaults (the rnn
     module serves lstm and gru through its `cell` field)."""
 
     def __init__(self, name: str, arch_module: str, **model_defaults: Any) -> None:
@@ -196,9 +195,6 @@ class ClassicRecipe:
         return self.arch.build(config.model, vectors, PAD_INDEX, config.freeze_embeddings)
 
     def train(self, config: ClassicConfig, splits: Splits, run: RunDir) -> ClassicPredictor:
-        if config.threads > 0:
-            torch.set_num_threads(config.threads)
-        set_seed(config.seed)
         train_tokens = [tokenize(text) for text in splits.train["text"]]
         vocab = Vocabulary.build(train_tokens, config.min_freq, config.max_vocab or None)
         vectors = align(vocab, config.vectors, seed=config.seed, dim=config.embed_dim)
@@ -242,10 +238,10 @@ class ClassicRecipe:
         return ClassicPredictor(config, vocab, model.to(PartialState().device))
 
 
-CNN_RECIPE = ClassicRecipe("cnn", "sentibench.models.cnn")
-LSTM_RECIPE = ClassicRecipe("lstm", "sentibench.models.rnn", cell="lstm")
-GRU_RECIPE = ClassicRecipe("gru", "sentibench.models.rnn", cell="gru")
-ATTENTION_LSTM_RECIPE = ClassicRecipe("attention_lstm", "sentibench.models.attention_lstm")
-CAPSULE_LSTM_RECIPE = ClassicRecipe("capsule_lstm", "sentibench.models.capsule_lstm")
-CNNLSTM_RECIPE = ClassicRecipe("cnnlstm", "sentibench.models.cnnlstm")
-TRANSFORMER_RECIPE = ClassicRecipe("transformer", "sentibench.models.transformer_encoder")
+CNN_RECIPE = ClassicRecipe("cnn", "sentibench.nn.cnn")
+LSTM_RECIPE = ClassicRecipe("lstm", "sentibench.nn.rnn", cell="lstm")
+GRU_RECIPE = ClassicRecipe("gru", "sentibench.nn.rnn", cell="gru")
+ATTENTION_LSTM_RECIPE = ClassicRecipe("attention_lstm", "sentibench.nn.attention_lstm")
+CAPSULE_LSTM_RECIPE = ClassicRecipe("capsule_lstm", "sentibench.nn.capsule_lstm")
+CNNLSTM_RECIPE = ClassicRecipe("cnnlstm", "sentibench.nn.cnnlstm")
+TRANSFORMER_RECIPE = ClassicRecipe("transformer", "sentibench.nn.transformer_encoder")

@@ -13,36 +13,34 @@ from dataclasses import dataclass
 
 from sentibench.errors import ConfigError
 
+INTERFACE_PREFIX = "sentibench.transformers.prefix.interface:install_interface_prefix"
+DEBERTA_PREFIX = "sentibench.transformers.prefix.deberta:install_deberta_prefix"
+
 
 @dataclass(frozen=True)
 class Architecture:
     lora_targets: tuple[str, ...]  # peft's LoRA defaults (query and value projections)
     head_modules: tuple[str, ...]  # modules above the encoder; always trainable and saved
     self_attention: str  # class whose forward the prefix mechanism extends
-    prefix_mechanism: str  # "deberta" (own attention subclass) | "interface" (AttentionInterface)
+    # "module:function" that joins prefixes to those modules (imported only for method prefix)
+    prefix_installer: str = INTERFACE_PREFIX
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "bert": Architecture(("query", "value"), ("classifier",), "BertSelfAttention", "interface"),
-    "roberta": Architecture(
-        ("query", "value"), ("classifier",), "RobertaSelfAttention", "interface"
-    ),
-    "xlm-roberta": Architecture(
-        ("query", "value"), ("classifier",), "XLMRobertaSelfAttention", "interface"
-    ),
-    "electra": Architecture(
-        ("query", "value"), ("classifier",), "ElectraSelfAttention", "interface"
-    ),
+    "bert": Architecture(("query", "value"), ("classifier",), "BertSelfAttention"),
+    "roberta": Architecture(("query", "value"), ("classifier",), "RobertaSelfAttention"),
+    "xlm-roberta": Architecture(("query", "value"), ("classifier",), "XLMRobertaSelfAttention"),
+    "electra": Architecture(("query", "value"), ("classifier",), "ElectraSelfAttention"),
     # pre_classifier is newly initialised by DistilBertForSequenceClassification: train it too.
     "distilbert": Architecture(
-        ("q_lin", "v_lin"), ("pre_classifier", "classifier"), "DistilBertSelfAttention", "interface"
+        ("q_lin", "v_lin"), ("pre_classifier", "classifier"), "DistilBertSelfAttention"
     ),
     # DeBERTa-v3 checkpoints carry no pooler weights: the ContextPooler is new, so it is trained.
     "deberta-v2": Architecture(
         ("query_proj", "value_proj"),
         ("pooler", "classifier"),
         "DisentangledSelfAttention",
-        "deberta",
+        DEBERTA_PREFIX,
     ),
 }
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from sentibench.models.embedding import (
+from sentibench.nn.embedding import (
     SpatialDropout,
     embed,
     pretrained_embedding,
     require_positive,
 )
-from sentibench.models.rnn import RecurrentOptions
+from sentibench.nn.rnn import RecurrentOptions
 
 
 @dataclass

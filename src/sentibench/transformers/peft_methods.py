@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from sentibench.errors import ConfigError
-from sentibench.models.transformers.architectures import head_modules, lora_targets
+from sentibench.transformers.architectures import head_modules, lora_targets
 
 PEFT_METHODS = ("lora", "ptuning", "prompt")
 

@@ -31,7 +31,7 @@ from transformers.models.deberta_v2.modeling_deberta_v2 import (
     scaled_size_sqrt,
 )
 
-from sentibench.models.transformers.prefix import PrefixEncoder, PrefixHandle, extend_mask
+from sentibench.transformers.prefix.core import PrefixEncoder, PrefixHandle, extend_mask
 
 
 class PrefixDisentangledSelfAttention(DisentangledSelfAttention):

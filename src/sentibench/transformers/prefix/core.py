@@ -22,7 +22,8 @@ project joins the prefixes itself, in one of two ways (see architectures.ARCHITE
              concatenates the layer's prefix to the keys/values, widens the mask by P always-
              visible columns, and calls the stock SDPA attention. Nothing else changes.
   deberta    DeBERTa-v2/v3 computes attention itself (disentangled attention with relative
-             positions); deberta_prefix.py installs a subclass of its attention module.
+             positions); prefix/deberta.py installs a subclass of its attention module.
+  (interface: prefix/interface.py.)
 
 Each attention module holds a PrefixHandle: a non-owning link (layer index + the shared
 PrefixEncoder, which is registered once, on PrefixTunedModel). The layer computes its own prefix
@@ -31,6 +32,7 @@ from the parameters on every call, so gradient checkpointing can recompute it in
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -40,9 +42,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from sentibench.errors import ConfigError, SentibenchError
-from sentibench.models.transformers.architectures import architecture
+from sentibench.transformers.architectures import architecture
 
-ATTENTION_NAME = "sentibench_prefix"
 CONFIG_FILE = "prefix_config.json"
 WEIGHTS_FILE = "prefix_model.safetensors"
 
@@ -113,40 +114,6 @@ def extend_mask(mask: torch.Tensor | None, prefix_length: int) -> torch.Tensor |
     return torch.cat([visible, mask], dim=-1)
 
 
-def prefix_sdpa_attention(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    **kwargs: Any,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """SDPA attention with the module's prefix joined to keys and values, (B, heads, T, d)."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-    handle: PrefixHandle | None = getattr(module, "prefix_handle", None)
-    if handle is not None:
-        prefix_key, prefix_value = handle.key_value(key.shape[0], key.shape[1], key.dtype)
-        key = torch.cat([prefix_key, key], dim=2)
-        value = torch.cat([prefix_value, value], dim=2)
-        attention_mask = extend_mask(attention_mask, prefix_key.shape[2])
-    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
-
-
-def _register_attention() -> None:
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
-    AttentionInterface.register(ATTENTION_NAME, prefix_sdpa_attention)
-    AttentionMaskInterface.register(ATTENTION_NAME, sdpa_mask)
-
-
-def _pretrained_models(model: nn.Module) -> list[Any]:
-    from transformers import PreTrainedModel
-
-    return [m for m in model.modules() if isinstance(m, PreTrainedModel)]
-
-
 def _install(model: nn.Module, encoder_factory: Any) -> PrefixEncoder:
     """Find the attention modules, build the encoder for them, and link each one to it."""
     model_type = model.config.model_type
@@ -161,21 +128,15 @@ def _install(model: nn.Module, encoder_factory: Any) -> PrefixEncoder:
     first = named[0][1]
     width = getattr(first, "all_head_size", None) or first.dim  # DistilBERT calls it dim
     encoder = encoder_factory(len(named), width)
-    if arch.prefix_mechanism == "deberta":
-        from sentibench.models.transformers.deberta_prefix import install_deberta_prefix
-
-        install_deberta_prefix(model, [n for n, _ in named], encoder)
-    else:
-        _register_attention()
-        for layer, (_, module) in enumerate(named):
-            module.prefix_handle = PrefixHandle(encoder, layer)
-        for pretrained in _pretrained_models(model):
-            pretrained.set_attn_implementation(ATTENTION_NAME)
+    # The installer is named in the architectures table: imported here, never the other way.
+    module_name, _, function = arch.prefix_installer.partition(":")
+    install = getattr(importlib.import_module(module_name), function)
+    install(model, [n for n, _ in named], encoder)
     return encoder
 
 
 def _supported() -> list[str]:
-    from sentibench.models.transformers.architectures import ARCHITECTURES
+    from sentibench.transformers.architectures import ARCHITECTURES
 
     return sorted(ARCHITECTURES)
 

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentibench.models.transformers.modeling import parameter_counts, save_model
-from sentibench.models.transformers.tokenization import (
+from sentibench.transformers.modeling import parameter_counts, save_model
+from sentibench.transformers.tokenization import (
     ReviewEncoder,
     length_sorted_order,
     padding_collator,

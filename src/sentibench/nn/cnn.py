@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sentibench.errors import ConfigError
-from sentibench.models.embedding import (
+from sentibench.nn.embedding import (
     EmbeddingOptions,
     SpatialDropout,
     embed,

@@ -1,4 +1,4 @@
-"""Train a transformer recipe: tokenise, build the model, run the native loop or HF Trainer."""
+"""The transformer recipe on the shared loop (train/loop.py): tokenised reviews in, a model out."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from sentibench.models.transformers.backbone import load_tokenizer, resolve_backbone
-from sentibench.models.transformers.modeling import build_model
-from sentibench.models.transformers.predictor import TransformerPredictor, resolve_precision
-from sentibench.models.transformers.recipe import TransformerConfig, optimizer_steps
-from sentibench.models.transformers.tokenization import (
+from sentibench.recipes.transformer.config import TransformerConfig, optimizer_steps
+from sentibench.recipes.transformer.predictor import resolve_precision
+from sentibench.transformers.tokenization import (
     EncodedReviews,
     ReviewEncoder,
     length_grouped_sampler,
@@ -29,32 +27,6 @@ def encode_splits(
         EncodedReviews(encoder.encode(frame["text"].tolist()), frame["label"].tolist())
         for frame in (splits.train, splits.validation)
     )  # type: ignore[return-value]
-
-
-def train_transformer(config: TransformerConfig, splits: Any, run: Any) -> TransformerPredictor:
-    from accelerate.utils import set_seed
-
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
-    set_seed(config.seed)  # the new head and the adapters are initialised from this
-    resolved = resolve_backbone(config.backbone)
-    tokenizer = load_tokenizer(resolved, config.trust_remote_code)
-    model = build_model(config, resolved, tokenizer)
-    train, validation = encode_splits(config, tokenizer, splits)
-    if run is not None:
-        total = sum(p.numel() for p in model.parameters())
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        run.log(
-            f"{config.backbone} ({resolved}), method {config.method}, loop {config.loop}: "
-            f"{trainable:,} of {total:,} parameters train"
-        )
-    if config.loop == "trainer":
-        from sentibench.train.hf_trainer import train_with_trainer
-
-        model = train_with_trainer(model, tokenizer, train, validation, config, run)
-    else:
-        model = train_native(model, tokenizer, train, validation, config, run)
-    return TransformerPredictor(model, tokenizer, config, resolved)
 
 
 def train_native(

@@ -1,0 +1,58 @@
+"""TransformerRecipe: any Hugging Face encoder x method x loop, as one registry recipe.
+
+    sentibench train deberta_lora --data imdb                       # the published settings (gpu)
+    sentibench train minilm_lora --data sample --preset quick       # offline, seconds
+    sentibench train bert_native --set backbone=/models/bert --set method=lora --set loop=trainer
+
+Every registry entry of the "transformer" family is this recipe; its presets choose backbone,
+method, loop and hyper-parameters (config.py), and `--set` changes any of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sentibench.recipes.transformer.config import TransformerConfig
+
+
+class TransformerRecipe:
+    config_cls = TransformerConfig
+
+    def train(self, config: TransformerConfig, splits: Any, run: Any) -> Any:
+        """Tokenise, build the model, then train it on the shared loop or HF Trainer."""
+        from sentibench.recipes.transformer.native import encode_splits, train_native
+        from sentibench.recipes.transformer.predictor import TransformerPredictor
+        from sentibench.transformers.backbone import load_tokenizer, resolve_backbone
+        from sentibench.transformers.modeling import build_model
+
+        resolved = resolve_backbone(config.backbone)
+        tokenizer = load_tokenizer(resolved, config.trust_remote_code)
+        model = build_model(config, resolved, tokenizer)
+        train, validation = encode_splits(config, tokenizer, splits)
+        if run is not None:
+            total = sum(p.numel() for p in model.parameters())
+            trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            run.log(
+                f"{config.backbone} ({resolved}), method {config.method}, loop {config.loop}: "
+                f"{trainable:,} of {total:,} parameters train"
+            )
+        if config.loop == "trainer":
+            from sentibench.recipes.transformer.hf_trainer import train_with_trainer
+
+            model = train_with_trainer(model, tokenizer, train, validation, config, run)
+        else:
+            model = train_native(model, tokenizer, train, validation, config, run)
+        return TransformerPredictor(model, tokenizer, config, resolved)
+
+    def load(self, config: TransformerConfig, model_dir: Path) -> Any:
+        from sentibench.recipes.transformer.predictor import TransformerPredictor
+        from sentibench.transformers.backbone import resolve_backbone
+        from sentibench.transformers.modeling import load_model
+
+        resolved = None if config.method == "full" else resolve_backbone(config.backbone)
+        model, tokenizer = load_model(config, Path(model_dir), resolved)
+        return TransformerPredictor(model, tokenizer, config, resolved)
+
+
+RECIPE = TransformerRecipe()
