@@ -23,6 +23,10 @@ _PACKAGES = (
 )
 
 
+def sentibench_version() -> str:
+    return metadata.version("sentibench")
+
+
 def package_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in _PACKAGES:

@@ -172,6 +172,30 @@ def load_run(path: Path) -> RunRecord:
     )
 
 
+SEARCH_DEPTH = 3  # runs/<suite>/<run>: a run directory is found up to this deep under --runs
+
+
+def find_runs(root: Path) -> list[RunRecord]:
+    """Every run directory under `root` (a runs folder, a suite folder, or one run)."""
+    found: list[RunRecord] = []
+
+    def visit(folder: Path, depth: int) -> None:
+        if (folder / "config.json").exists() and (
+            (folder / "status.json").exists() or (folder / "train.log").exists()
+        ):
+            found.append(load_run(folder))
+            return  # never descend into a run (its model/ may hold a config.json too)
+        if depth < SEARCH_DEPTH:
+            for child in sorted(p for p in folder.iterdir() if p.is_dir()):
+                if not child.name.startswith("."):
+                    visit(child, depth + 1)
+
+    if not Path(root).is_dir():
+        raise SentibenchError(f"--runs {root} is not a folder of run directories.")
+    visit(Path(root), 0)
+    return found
+
+
 def list_runs(root: Path) -> list[RunRecord]:
     """Every run directory under `root` (one level), sorted by name."""
     root = Path(root)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentibench import __version__
 from sentibench.data.dataset import (
     imdb_dir,
     load_official,
@@ -27,6 +26,7 @@ from sentibench.data.dataset import (
 )
 from sentibench.data.sources import read_source
 from sentibench.errors import DataError
+from sentibench.provenance import sentibench_version
 from sentibench.runs import now_iso
 
 SPLITS = ("train", "test")
@@ -64,7 +64,7 @@ def fetch_imdb(source: str, path: Path | None = None, allow_partial: bool = Fals
             "official_split": not allow_partial or _is_official(checked),
             "counts": {split: _counts(frame) for split, frame in checked.items()},
             "files": files,
-            "sentibench_version": __version__,
+            "sentibench_version": sentibench_version(),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         _replace_dir(staging, imdb_dir())

@@ -37,14 +37,13 @@ from sentibench.eval.significance import (
 )
 from sentibench.metrics import wilson_interval
 from sentibench.registry import REGISTRY
-from sentibench.runs import RunDir, RunRecord, atomic_path, atomic_write_text, load_run
+from sentibench.runs import RunDir, RunRecord, atomic_path, atomic_write_text, find_runs
 
 EXCERPT_CHARS = 200
 MISTAKES_PER_MODEL = 3
 ALL_WRONG_SHOWN = 5
 LENGTH_BUCKETS = 4
 UNFINISHED = "unfinished: killed, or still training (rerun the same command to resume it)"
-SEARCH_DEPTH = 3  # runs/<suite>/<run>: a run directory is found up to this deep under --runs
 
 
 @dataclass(frozen=True)
@@ -69,27 +68,6 @@ def _plots() -> ModuleType:
 
 
 # ---------------------------------------------------------------- reading run records
-
-
-def find_runs(root: Path) -> list[RunRecord]:
-    """Every run directory under `root` (a runs folder, a suite folder, or one run)."""
-    found: list[RunRecord] = []
-
-    def visit(folder: Path, depth: int) -> None:
-        if (folder / "config.json").exists() and (
-            (folder / "status.json").exists() or (folder / "train.log").exists()
-        ):
-            found.append(load_run(folder))
-            return  # never descend into a run (its model/ may hold a config.json too)
-        if depth < SEARCH_DEPTH:
-            for child in sorted(p for p in folder.iterdir() if p.is_dir()):
-                if not child.name.startswith("."):
-                    visit(child, depth + 1)
-
-    if not Path(root).is_dir():
-        raise SentibenchError(f"--runs {root} is not a folder of run directories.")
-    visit(Path(root), 0)
-    return found
 
 
 def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
