@@ -2,9 +2,12 @@
 
     python benchmarks/classic.py --train --seeds 0 1 2     # train what is missing, then summarise
     python benchmarks/classic.py --runs DIR                 # summarise existing records only
+    python benchmarks/classic.py --train --data sample --preset quick --runs /tmp/c --no-write
 
-Runs are named <model>-s<seed> under --runs; an unfinished one resumes, a complete one is kept.
-Results go to BENCHMARKS.md between the classic markers.
+Runs are named <model>-s<seed> under --runs, each trained in a worker process of its own
+(sentibench.bench.isolated); an unfinished one resumes, a complete one is kept. The table reads
+the run records found under --runs (sentibench.runs.find_runs). Results go to BENCHMARKS.md
+between the classic markers.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from pathlib import Path
 
 from sections import command_line, write_section  # benchmarks/ is on sys.path when run
 
+from sentibench.bench.isolated import run_isolated
+from sentibench.errors import SentibenchError
 from sentibench.provenance import machine, package_versions
-from sentibench.runs import RunDir, RunRecord, load_run
-from sentibench.train.runner import run_training
+from sentibench.runs import RunDir, RunRecord, find_runs
 
 MODELS = ("cnn", "lstm", "gru", "attention_lstm", "capsule_lstm", "cnnlstm", "transformer")
 TARGETS = {"cnn": 0.89, "lstm": 0.89, "gru": 0.89, "attention_lstm": 0.895,
@@ -26,16 +30,18 @@ TARGETS = {"cnn": 0.89, "lstm": 0.89, "gru": 0.89, "attention_lstm": 0.895,
 BUDGET_S = 15 * 60  # cpu preset: <= 15 minutes of training on 2 cores
 
 
-def train_missing(runs: Path, models: list[str], seeds: list[int]) -> None:
+def train_missing(
+    runs: Path, models: list[str], seeds: list[int], data: str = "imdb", preset: str = "cpu"
+) -> None:
     for model in models:
         for seed in seeds:
-            out = runs / f"{model}-s{seed}"
-            if out.exists() and load_run(out).status in ("complete", "collapsed"):
-                continue
             try:
-                run_training(model, data="imdb", preset="cpu", seed=seed, out=out)
-            except Exception as exc:  # recorded in the run's status; the benchmark goes on
+                record = run_isolated(model, runs / f"{model}-s{seed}", data, preset, seed=seed)
+            except SentibenchError as exc:  # e.g. no data, or another run in that folder
                 print(f"{model} seed {seed}: {exc}", file=sys.stderr)
+                continue
+            if record.status not in ("complete", "collapsed"):  # the benchmark goes on
+                print(f"{model} seed {seed}: {record.status}: {record.message}", file=sys.stderr)
 
 
 def train_seconds(record: RunRecord) -> float:
@@ -52,15 +58,25 @@ def reviews(record: RunRecord) -> float:
     return record.metrics["train_reviews_per_second"] * record.metrics["train_seconds"]
 
 
+def machines(records: list[RunRecord]) -> str:
+    """Where the runs ran, from their records (this machine if there are none yet)."""
+    found = [(r.config.get("machine", {}), r.config.get("versions", {})) for r in records]
+    found = found or [(machine(), package_versions())]
+    lines = {
+        f"{info.get('cores')} cores ({info.get('cpu')}); "
+        + ", ".join(f"{k} {v}" for k, v in versions.items() if k in ("python", "torch"))
+        for info, versions in found
+    }
+    return "; ".join(sorted(lines))
+
+
 def summarise(runs: Path, command: str) -> str:
-    records = [load_run(p) for p in sorted(runs.iterdir()) if (p / "config.json").exists()]
-    info = machine()
+    records = find_runs(runs)
     lines = [
         "## Classic nets: cpu presets, full IMDB, official 25k test split",
         "",
         f"- Command: `{command}`",
-        f"- Machine: {info['cores']} cores ({info['cpu']}); "
-        + ", ".join(f"{k} {v}" for k, v in package_versions().items() if k in ("python", "torch")),
+        f"- Machine: {machines([r for r in records if r.model in MODELS])}",
         "- One row per model; accuracy is mean ± std over the seeds that completed. Train s is "
         "wall time on this machine, including any load from other processes at the time.",
         "",
@@ -97,11 +113,13 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--train", action="store_true", help="train missing runs first")
+    parser.add_argument("--data", default="imdb", help="--train data (sample: a check only)")
+    parser.add_argument("--preset", default="cpu", help="--train preset (quick: a check only)")
     parser.add_argument("--note", default="", help="a paragraph added under the table")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.train:
-        train_missing(args.runs, args.models, args.seeds)
+        train_missing(args.runs, args.models, args.seeds, args.data, args.preset)
     text = summarise(args.runs, command_line("classic.py"))
     if args.note:
         text += "\n\n" + args.note

@@ -4,14 +4,16 @@
     python benchmarks/classic_sweep.py --runs DIR --parallel 16 --set vectors=PATH  # GPU box
     python benchmarks/classic_sweep.py --summarise DIR [DIR ...]   # -> BENCHMARKS.md
 
-Stage 1 trains every candidate of GRID (the model's cpu preset plus the candidate's
+Every run is `sentibench train MODEL --preset cpu` in a worker process of its own
+(sentibench.bench.isolated): a complete run already in --runs is kept, an unfinished one
+resumes. Stage 1 trains every candidate of GRID (the model's cpu preset plus the candidate's
 overrides) with seed 0. Per model, the candidate with the best validation accuracy wins; the
 test split plays no part in the choice. Stage 2 trains each winner with the other seeds.
 Candidates are sized from a CPU probe so that each fits 15 minutes of training on 2 cores.
 Writes sweep.json and sweep.md (candidates, choice, per-seed and mean ± std test accuracy)
 into --runs after each stage; training seconds depend on the machine and its load.
---summarise reads the run folders of one or more sweeps (a later folder's run of the same
-name wins) and writes the classic-sweep section of BENCHMARKS.md.
+--summarise reads the run records of one or more sweeps (sentibench.runs.find_runs; a later
+folder's run of the same name wins) and writes the classic-sweep section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,10 @@ from pathlib import Path
 
 from classic import TARGETS  # benchmarks/ is on sys.path when run
 from sections import command_line, write_section
+
+from sentibench.bench.isolated import run_isolated
+from sentibench.errors import SentibenchError
+from sentibench.runs import RunDir, RunRecord, find_runs
 
 # name -> overrides on top of the cpu preset; "preset" is the preset unchanged. The overrides are
 # relative to the cpu presets of commit 7a2e074: the winners have since become the cnn, lstm and
@@ -130,36 +135,35 @@ VALIDATED = ["val_fraction=0.1"]
 
 
 def train(run: dict, common: list[str], data: str) -> dict:
+    """One candidate run in a worker process of its own; kept if complete from an earlier sweep
+    into the same --runs (sentibench.bench.isolated)."""
     out = Path(run["dir"])
-    if outcome(out)["status"] == "complete":  # kept from an earlier sweep into the same --runs
-        return {**run, "exit": 0, "wall_s": 0.0, **outcome(out)}
-    command = [sys.executable, "-m", "sentibench", "train", run["model"], "--data", data,
-               "--preset", "cpu", "--seed", str(run["seed"]), "--out", str(out)]  # fmt: skip
-    for value in [*VALIDATED, *run["overrides"], *common]:
-        command += ["--set", value]
-    out.parent.mkdir(parents=True, exist_ok=True)
+    overrides = [*VALIDATED, *run["overrides"], *common]
     start = time.perf_counter()
-    with open(out.parent / f"{out.name}.log", "w") as log:
-        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
-    return {**run, "exit": code, "wall_s": round(time.perf_counter() - start, 1), **outcome(out)}
+    try:
+        record = run_isolated(run["model"], out, data, "cpu", overrides, seed=run["seed"])
+    except SentibenchError as exc:  # e.g. another run in that folder: the sweep goes on
+        print(f"{out.name}: {exc}", file=sys.stderr)
+        return {**run, "status": "failed", "message": str(exc)}
+    found = outcome(record)
+    if record.status != "complete":
+        found["message"] = record.message
+    return {**run, "wall_s": round(time.perf_counter() - start, 1), **found}
 
 
-def outcome(out: Path) -> dict:
-    """Status, best validation accuracy and test accuracy of a run folder (what exists)."""
-    found: dict = {"status": "missing"}
-    if (out / "status.json").exists():
-        found["status"] = json.loads((out / "status.json").read_text()).get("status")
-    if (out / "history.jsonl").exists():
-        rows = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+def outcome(record: RunRecord) -> dict:
+    """Status, best validation accuracy and test accuracy of a run record (what exists)."""
+    found: dict = {"status": record.status}
+    run = RunDir(record.path)
+    if run.history_path.exists():
+        rows = run.history()
         found["epochs"] = len(rows)
         scores = [r["val_accuracy"] for r in rows if r.get("val_accuracy") is not None]
         found["best_val"] = max(scores, default=None)
-    if (out / "config.json").exists():
-        found["machine"] = json.loads((out / "config.json").read_text()).get("machine", {})
-    if (out / "metrics.json").exists():
-        metrics = json.loads((out / "metrics.json").read_text())
-        found["test"] = metrics["accuracy"]
-        found["train_s"] = metrics["train_seconds"]
+    found["machine"] = record.config.get("machine", {})
+    if record.metrics is not None:
+        found["test"] = record.metrics["accuracy"]
+        found["train_s"] = record.metrics["train_seconds"]
     return found
 
 
@@ -223,14 +227,15 @@ def collect(folders: list[Path], seeds: range = range(10)) -> list[dict]:
     """Every GRID run found in `folders`; for a name found twice, the later folder's run."""
     found: dict[str, dict] = {}
     for folder in folders:
+        records = {record.name: record for record in find_runs(folder)}
         for model, grid in GRID.items():
             for name, overrides in grid.items():
                 for seed in seeds:
-                    out = folder / f"{model}-{name}-s{seed}"
-                    if (out / "config.json").exists():
+                    record = records.get(f"{model}-{name}-s{seed}")
+                    if record is not None:
                         run = {"model": model, "candidate": name, "overrides": overrides,
-                               "seed": seed, "dir": str(out)}  # fmt: skip
-                        found[out.name] = {**run, **outcome(out)}
+                               "seed": seed, "dir": str(record.path)}  # fmt: skip
+                        found[record.name] = {**run, **outcome(record)}
     return list(found.values())
 
 
@@ -285,12 +290,14 @@ def main() -> None:
                         help="key=value added to every run")  # fmt: skip
     parser.add_argument("--summarise", type=Path, nargs="+", help="sweep folders to report")
     parser.add_argument("--note", default="", help="a paragraph added under the tables")
+    parser.add_argument("--no-write", action="store_true", help="--summarise: print only")
     args = parser.parse_args()
     if any(value.replace(" ", "").startswith("val_fraction=") for value in args.common):
         parser.error("--set val_fraction: the sweep chooses on a 10% validation carve")
     if args.summarise:
         text = section(collect(args.summarise), command_line("classic_sweep.py"))
-        write_section("classic-sweep", text + (f"\n\n{args.note}" if args.note else ""))
+        if not args.no_write:
+            write_section("classic-sweep", text + (f"\n\n{args.note}" if args.note else ""))
         print(text)
         return
     args.runs.mkdir(parents=True, exist_ok=True)

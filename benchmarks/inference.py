@@ -80,9 +80,7 @@ def pipeline_model(predictor: Any) -> Any:
     """A copy of the run's classifier as a transformers PreTrainedModel (LoRA merged)."""
     from transformers import PreTrainedModel
 
-    from sentibench.inference.export import TransformerPipeline
-
-    model = TransformerPipeline(predictor).cpu_module().model
+    model = predictor.export_module().model  # export's LogitsOf wraps the classifier
     if not isinstance(model, PreTrainedModel):  # e.g. the pooled_linear head, prompt methods
         sys.exit("--run: the pipeline needs a transformers classifier (head auto, full or LoRA).")
     return model
@@ -96,7 +94,6 @@ def minilm_rows(path: Path, n: int, seed: int, threads: int | None) -> tuple[lis
         bf16_predictor,
         int8_predictor,
         onnx_predictor,
-        pipeline_for,
         write_onnx,
     )
     from sentibench.predictor import labels_from_proba
@@ -123,18 +120,17 @@ def minilm_rows(path: Path, n: int, seed: int, threads: int | None) -> tuple[lis
                     labels)]  # fmt: skip
     rows.append(measure("sentibench fp32 (length-sorted, dynamic padding)", model.predict,
                         texts, labels))  # fmt: skip
-    pipe = pipeline_for(model.record, predictor)
-    int8 = int8_predictor(pipe)
+    int8 = int8_predictor(predictor)
     rows.append(measure("sentibench int8 (dynamic quantization)",
                         lambda t: labels_from_proba(int8.predict_proba(t)), texts,
                         labels))  # fmt: skip
-    bf16 = bf16_predictor(pipe)
+    bf16 = bf16_predictor(predictor)
     rows.append(measure("sentibench bf16 (autocast)",
                         lambda t: labels_from_proba(bf16.predict_proba(t)), texts,
                         labels))  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:  # the session keeps the model in memory
-        write_onnx(pipe, Path(tmp) / "model.onnx", texts[:8])
-        session = onnx_predictor(pipe, Path(tmp) / "model.onnx", threads)
+        write_onnx(predictor, Path(tmp) / "model.onnx", texts[:8])
+        session = onnx_predictor(predictor, Path(tmp) / "model.onnx", threads)
     rows.append(measure("sentibench ONNX Runtime fp32",
                         lambda t: labels_from_proba(session.predict_proba(t)), texts,
                         labels))  # fmt: skip
@@ -159,7 +155,7 @@ def other_rows(paths: list[Path], n: int, seed: int, threads: int | None) -> lis
         bf16_predictor,
         int8_predictor,
         onnx_predictor,
-        pipeline_for,
+        torch_predictor,
         write_onnx,
     )
     from sentibench.predictor import labels_from_proba
@@ -171,7 +167,7 @@ def other_rows(paths: list[Path], n: int, seed: int, threads: int | None) -> lis
         print(f"{model.name} ({model.model}): {len(texts)} test reviews")
         variants = [("original", model.predict)]
         if model.record.config.get("family") in ("classic", "transformer"):
-            pipe = pipeline_for(model.record, model.predictor)
+            pipe = torch_predictor(model.record, model.predictor)
             int8 = int8_predictor(pipe)
             variants.append(("int8", lambda t, p=int8: labels_from_proba(p.predict_proba(t))))
             bf16 = bf16_predictor(pipe)

@@ -2,41 +2,32 @@
 
     nice python benchmarks/linear.py                   # tfidf_lr and nbsvm, cpu presets
     python benchmarks/linear.py --models nbsvm --no-write
+    python benchmarks/linear.py --data sample --no-write   # a check of the script, not a figure
 
-Each model runs in a fresh process (so that its peak RSS is its own): the recipe trains on
-load_splits("imdb") -- 22,500 reviews with 2,500 carved from the official train set for
-validation, then, as the presets say, a refit on all 25,000 -- and predicts the 25,000 official
-test reviews, which are used for this score only. Times are wall clock (and CPU time, which
-is steadier on a shared machine). The table goes between the `linear` markers of
-BENCHMARKS.md; the rest of the file is left as it is.
+Each model is one `sentibench train MODEL --data imdb --preset cpu` in a worker process of its
+own (sentibench.bench.isolated, so that its peak RSS is its own): the recipe trains on
+22,500 reviews with 2,500 carved from the official train set for validation, then, as the
+presets say, a refit on all 25,000 -- and the runner predicts the 25,000 official test reviews,
+which are used for this score only. Every figure is read from the run record (metrics.json):
+times are wall clock (and CPU time, which is steadier on a shared machine). The table goes
+between the `linear` markers of BENCHMARKS.md; the rest of the file is left as it is.
 """
 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
-import platform
-import resource
 import sys
 import tempfile
-import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 from sections import BENCHMARKS_MD, write_section  # benchmarks/ is on sys.path when run
 
-from sentibench import runtime
-from sentibench.data.dataset import load_splits
+from sentibench.bench.isolated import run_isolated
 from sentibench.errors import SentibenchError
-from sentibench.metrics import classification_metrics
-from sentibench.predictor import labels_from_proba
-from sentibench.provenance import machine
-from sentibench.registry import get_spec
-from sentibench.runs import RunDir
-from sentibench.train.runner import resolve_config
+from sentibench.provenance import machine, package_versions
+from sentibench.runs import RunDir, RunRecord
 
 # Targets of issue 2 (2 cores, peak memory < 6 GiB) and what plain scikit-learn reached here.
 TARGETS = {
@@ -44,68 +35,41 @@ TARGETS = {
     "nbsvm": {"accuracy": 0.918, "seconds": 45, "plain_sklearn": "0.916 in 70-90 s"},
 }
 MEMORY_LIMIT_MIB = 6 * 1024
+VERSIONS = ("numpy", "scipy", "pandas", "scikit-learn", "torch")
 
 
-class Stopwatch:
-    """Wall and CPU seconds of a `with` block."""
-
-    def __enter__(self) -> Stopwatch:
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall = time.perf_counter() - self.wall
-        self.cpu = time.process_time() - self.cpu
-
-
-def benchmark_model(name: str, preset: str) -> dict:
-    """Train and score one model (run in a child process); return its measurements."""
-    spec = get_spec(name)
-    recipe = spec.load_recipe()
-    config, preset = resolve_config(spec, recipe, preset, None, [], None)
-    splits = load_splits("imdb", config.val_fraction, config.seed)
-    texts = splits.test["text"].tolist()
-    with tempfile.TemporaryDirectory() as folder:
-        run = RunDir(Path(folder))
-        with Stopwatch() as train:
-            runtime.apply(config.threads, config.seed)
-            model = recipe.train(config, splits, run)
-        with Stopwatch() as predict:
-            proba = model.predict_proba(texts)
-        history = run.history()
-    metrics = classification_metrics(splits.test["label"].to_numpy(), labels_from_proba(proba))
+def measurements(record: RunRecord) -> dict:
+    """The row of one model, read from its run record (the runner timed and scored it)."""
+    if record.status != "complete":
+        raise SentibenchError(f"{record.model} is {record.status}: {record.message}")
+    metrics, config, data = record.metrics or {}, record.config["config"], record.config["data"]
+    history = RunDir(record.path).history()
+    counts = data["counts"]
     return {
-        "model": name,
-        "preset": preset,
-        "fit_reviews": len(splits.train) + (len(splits.validation) if config.refit else 0),
+        "model": record.model,
+        "preset": record.config["preset"],
+        "fit_reviews": counts["train"]["n"] + (counts["validation"]["n"] if config["refit"] else 0),
         "val_accuracy": history[-1]["val_accuracy"] if history else None,
         "accuracy": metrics["accuracy"],
         "ci95": metrics["accuracy_ci95"],
         "macro_f1": metrics["macro_f1"],
-        "train_s": train.wall,
-        "predict_s": predict.wall,
-        "cpu_s": train.cpu + predict.cpu,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "features": model.counter.n_features,
-        "data_sha256": splits.sha256,
+        "train_s": metrics["train_seconds"],
+        "predict_s": metrics["predict_seconds"],
+        "cpu_s": metrics["cpu_seconds"],
+        "peak_rss_mib": metrics["peak_rss_mib"],
+        "features": metrics["n_parameters"] - 1,  # one weight per n-gram feature + the intercept
+        "data": data["source"],
+        "data_sha256": data["sha256"],
     }
 
 
-def run_isolated(name: str, preset: str) -> dict:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(benchmark_model, name, preset).result()
-
-
 def versions() -> str:
-    names = ("numpy", "scipy", "pandas", "scikit-learn", "torch")
-    found = []
-    for package in names:
-        try:
-            found.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return ", ".join([f"Python {platform.python_version()}", *found])
+    found = package_versions(VERSIONS)
+    return ", ".join([f"Python {found.pop('python')}", *(f"{k} {v}" for k, v in found.items())])
+
+
+def data_name(source: str) -> str:
+    return "`sentibench data fetch imdb` cache" if source == "imdb" else f"`{source}`"
 
 
 def markdown(results: list[dict], command: str, load_before: tuple[float, ...]) -> str:
@@ -114,10 +78,10 @@ def markdown(results: list[dict], command: str, load_before: tuple[float, ...]) 
         "## Linear baselines: full IMDB, official 25k test split",
         "",
         f"- Command: `{command}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
-        f"- Machine: {os.cpu_count()} cores ({info['cpu']}), {versions()}",
+        f"- Machine: {info['cores']} cores ({info['cpu']}), {versions()}",
         f"- Load average (1/5/15 min) before the run: {' / '.join(f'{x:.2f}' for x in load_before)}"
         " -- timings on a busy machine are slower than on a quiet one",
-        f"- Data: `sentibench data fetch imdb` cache, sha256 {results[0]['data_sha256'][:16]}...",
+        f"- Data: {data_name(results[0]['data'])}, sha256 {results[0]['data_sha256'][:16]}...",
         "- Each model in a fresh process; train = featurise + validation fit + refit (cpu "
         "preset); predict = the 25,000 test reviews; CPU s = train + predict CPU time",
         "",
@@ -156,6 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["tfidf_lr", "nbsvm"])
     parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--data", default="imdb", help="imdb (the benchmark) | sample (a check)")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        help="keep the run records here (a rerun keeps complete ones); default: a temporary "
+        "folder, so that every model is measured afresh",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; keep BENCHMARKS.md")
     args = parser.parse_args(argv)
     niceness = os.nice(0)
@@ -164,15 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     command = " ".join([*prefix, "python", "benchmarks/linear.py", *arguments])
     load_before = os.getloadavg()
     results = []
-    try:
-        for name in args.models:
-            results.append(run_isolated(name, args.preset))
-            r = results[-1]
-            print(f"{name}: accuracy {r['accuracy']:.4f}, train {r['train_s']:.1f} s, "
-                  f"predict {r['predict_s']:.1f} s", file=sys.stderr)  # fmt: skip
-    except SentibenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = args.runs or Path(tmp)
+        try:
+            for name in args.models:
+                out = runs / f"{name}-{args.preset}"
+                record = run_isolated(name, out, data=args.data, preset=args.preset)
+                results.append(measurements(record))
+                r = results[-1]
+                print(f"{name}: accuracy {r['accuracy']:.4f}, train {r['train_s']:.1f} s, "
+                      f"predict {r['predict_s']:.1f} s", file=sys.stderr)  # fmt: skip
+        except SentibenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     section = markdown(results, command, load_before)
     print(section)
     if not args.no_write:

@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=Path)
     parser.add_argument("--refit", type=Path, nargs="+", help="rows of val_fraction=0 runs")
     parser.add_argument("--note", default="", help="a paragraph added under the tables")
+    parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     candidates = json.loads(args.folds.read_text())
     folds, chosen = folds_table(candidates)
@@ -136,7 +137,8 @@ def main() -> None:
             refit_table(rows),
         ]
     text = "\n".join(lines) + (f"\n\n{args.note}" if args.note else "")
-    write_section("transformers-selection", text)
+    if not args.no_write:
+        write_section("transformers-selection", text)
     print(text)
 
 

@@ -3,7 +3,9 @@
     python benchmarks/transformers_minilm.py                      # all five methods
     python benchmarks/transformers_minilm.py --methods full,lora  # some of them
     python benchmarks/transformers_minilm.py --set lr=1e-4 --methods full --no-write
-    python benchmarks/transformers_minilm.py --json rows.json   # killed? the same command resumes
+    python benchmarks/transformers_minilm.py --json rows.json   # the rows minilm_selection.py reads
+    python benchmarks/transformers_minilm.py --data sample --train-size 64 --test-size 32 \\
+        --methods prompt --set max_length=64 --set epochs=1 --runs /tmp/m --no-write  # a check
     python benchmarks/transformers_minilm.py --methods full --set lr=1e-4 --folds 5 --fold 0
 
 --folds K selects settings without the test split: fold I (--fold, default all) trains on the
@@ -17,20 +19,26 @@ Data: 2,000 reviews drawn (seeded, 1,000 per class) from the official train spli
 carved out for validation (best-epoch choice), 1,800 train; `--set val_fraction=0` trains on all
 2,000 for every epoch and keeps the last (the refit after a choice of settings). Scored on 2,000
 official test reviews drawn the same way. Settings: each method's `cpu` preset of
-minilm_<method> (max_length 256, 2 epochs), changed only by --set. Each method runs in its own
-process, so that its peak memory is its own. Results go to BENCHMARKS.md between the
-transformers markers.
+minilm_<method> (max_length 256, 2 epochs), changed only by --set.
+
+Each method (or fold) is one run record under --runs (default runs/benchmark-minilm, which also
+holds the drawn reviews as prepared data folders in .data/), trained by sentibench's runner in
+a worker process of its own (sentibench.bench.isolated), so that its peak memory is its own;
+every figure is read from the record. A killed benchmark resumes when the same command is run
+again: complete runs are kept, an unfinished one resumes from its checkpoint. Results go to
+BENCHMARKS.md between the transformers markers.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import platform
-import subprocess
+import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sections import write_section  # benchmarks/ is on sys.path when run
 
@@ -66,97 +74,142 @@ def folds(frame, k: int, seed: int):
     ]
 
 
-def run_method(
-    method: str,
-    data: str,
-    sizes: tuple[int, int],
-    overrides: list[str],
-    seed: int,
-    fold: tuple[int, int] | None = None,
-):
-    """Train and score one method in this process; return its row.
+def digest(value: Any, length: int) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:length]
 
-    With fold = (i, k): train on the other folds of the training subset, score fold i, and
-    leave the test reviews unscored.
-    """
-    import torch
 
-    from sentibench import runtime
-    from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
+def write_prepared(folder: Path, train, test) -> Path:
+    """A prepared data folder (train.parquet, test.parquet) that sentibench can read, written
+    once and atomically: the run records name it as their data."""
+    if not folder.exists():
+        tmp = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        train.to_parquet(tmp / "train.parquet", index=False)
+        test.to_parquet(tmp / "test.parquet", index=False)
+        tmp.rename(folder)
+    return folder.resolve()
+
+
+def prepare(args: argparse.Namespace) -> list[Path]:
+    """The data folder of the benchmark's subset (one), or of each fold with --folds: the fold's
+    training rows as train, its held-out rows as test (the official test reviews stay unread)."""
+    from sentibench.data.dataset import load_official
+
+    train, test, source, sha256 = load_official(args.data)
+    sizes = {"train": args.train_size, "test": args.test_size, "seed": args.seed}
+    root = args.runs / ".data" / digest({"data": source, "sha256": sha256, **sizes}, 12)
+    drawn = subset(train, args.train_size, args.seed)
+    if not args.folds:
+        return [write_prepared(root, drawn, subset(test, args.test_size, args.seed))]
+    pairs = folds(drawn, args.folds, args.seed)
+    chosen = range(args.folds) if args.fold is None else [args.fold]
+    return [write_prepared(root.with_name(f"{root.name}-fold{i}of{args.folds}"), *pairs[i])
+            for i in chosen]  # fmt: skip
+
+
+def benchmark_splits(job: dict[str, Any], carve: dict[str, Any]):
+    """What the runner trains on: the folder's train rows carved into train and validation with
+    the benchmark's --seed (not the training seed, so that `--set seed=N` keeps the carve), or,
+    for a fold, the fold's training rows with its held-out rows as validation and as test."""
     from sentibench.data.dataset import Splits, carve_validation, load_official
-    from sentibench.errors import CollapseError
-    from sentibench.metrics import classification_metrics
-    from sentibench.predictor import labels_from_proba
-    from sentibench.provenance import peak_rss_mib
     from sentibench.registry import get_spec
+    from sentibench.train.runner import resolve_config
 
-    spec = get_spec(f"minilm_{method}")
-    recipe = spec.load_recipe()
-    config = apply_values(recipe.config_cls(), read_toml(spec.preset_path("cpu")))
-    config = apply_values(config, {"seed": seed, **overrides_to_dict(overrides)})
-    train, test, source, digest = load_official(data)
-    if fold is None:
-        fit, validation = carve_validation(subset(train, sizes[0], seed), config.val_fraction, seed)
-    else:
-        fit, validation = folds(subset(train, sizes[0], seed), fold[1], seed)[fold[0]]
-    splits = Splits(fit, validation, subset(test, sizes[1], seed), source, digest)
+    train, test, source, sha256 = load_official(job["data"])
+    if carve["fold"]:
+        return Splits(train, test, test, source, sha256)
+    spec = get_spec(job["model"])
+    config, _ = resolve_config(spec, spec.load_recipe(), job["preset"], None, job["overrides"],
+                               job["seed"])  # fmt: skip
+    fit, validation = carve_validation(train, config.val_fraction, carve["seed"])
+    return Splits(fit, validation, test, source, sha256)
 
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
-    values = to_dict(config)
+
+def worker_main(carve: dict[str, Any], job: dict[str, Any]) -> int:
+    """The worker the bench runner starts for a run of this benchmark (--worker)."""
+    from sentibench.bench.worker import run_job, watch_parent
+
+    watch_parent(job["parent_pid"])
+    return run_job(job, benchmark_splits(job, carve))
+
+
+def train_seed(args: argparse.Namespace) -> int:
+    from sentibench.config import overrides_to_dict
+
+    return int(overrides_to_dict(args.overrides).get("seed", args.seed))
+
+
+def train_method(method: str, folder: Path, args: argparse.Namespace, fold: tuple[int, int] | None):
+    """The run record of one method on one data folder: trained now, resumed, or kept."""
+    from sentibench.bench.isolated import run_isolated
+
+    seed = train_seed(args)
+    others = [o for o in args.overrides if o.partition("=")[0].strip() != "seed"]
+    name = f"minilm_{method}-s{seed}" + (f"-fold{fold[0]}of{fold[1]}" if fold else "")
+    name += "-" + digest({"overrides": others, "data": str(folder)}, 8)
+    carve = json.dumps({"seed": args.seed, "fold": fold is not None})
+    worker = (sys.executable, str(Path(__file__).resolve()), "--worker", carve)
+    record = run_isolated(f"minilm_{method}", args.runs / name, str(folder), "cpu", others,
+                          seed, worker)  # fmt: skip
+    if record.status not in ("complete", "collapsed"):
+        log = args.runs / "logs" / f"{name}.log"
+        sys.exit(f"{method} {record.status}: {record.message} (see {record.path}, {log}).")
+    return record
+
+
+def row_of(record, method: str, fold: tuple[int, int] | None) -> dict:
+    """The benchmark's row of one method, read from its run record."""
+    from sentibench.runs import RunDir
+
+    config, counts = record.config["config"], record.config["data"]["counts"]
+    metrics, history = record.metrics, RunDir(record.path).history()
     common = {
         "method": method,
-        "train_seed": config.seed,
+        "train_seed": config["seed"],
         "target": TARGETS[method],
-        "settings": {k: values[k] for k in SHOWN[method]},
-        "common": {k: values[k] for k in COMMON},
-        "n_train": len(fit),
-        "n_validation": len(validation),
-        "n_test": len(splits.test),
+        "settings": {k: config[k] for k in SHOWN[method]},
+        "common": {k: config[k] for k in COMMON},
+        "n_train": counts["train"]["n"],
+        "n_validation": counts["validation"]["n"],
+        "n_test": counts["test"]["n"],
     }
-    started = time.perf_counter()
-    try:
-        runtime.apply(config.threads, config.seed)
-        predictor = recipe.train(config, splits, None)
-    except CollapseError as exc:  # a result too: the table shows it
-        return {**common, "collapsed": str(exc), "train_seconds": time.perf_counter() - started}
-    train_seconds = time.perf_counter() - started
-    # validation accuracy: what a choice between settings may look at (the test split may not);
-    # none with --set val_fraction=0 (the refit on all training reviews)
-    val_accuracy = None
-    if len(validation):
-        val_labels = labels_from_proba(predictor.predict_proba(validation["text"].tolist()))
-        val_accuracy = float((val_labels == validation["label"].to_numpy()).mean())
-    if fold is not None:
-        return {**common, "fold": list(fold), "val_accuracy": val_accuracy,
+    if metrics is None:  # collapsed while training (a result too: the table shows it)
+        seconds = sum(r.get("seconds", 0) + r.get("val_seconds", 0) for r in history)
+        return {**common, "collapsed": record.message, "train_seconds": seconds}
+    train_seconds = metrics["train_seconds"]
+    if fold is not None:  # the fold's held-out rows were the run's test split
+        return {**common, "fold": list(fold), "val_accuracy": metrics["accuracy"],
                 "train_seconds": round(train_seconds, 1), "n_test": 0}  # fmt: skip
-    started = time.perf_counter()
-    proba = predictor.predict_proba(splits.test["text"].tolist())
-    score_seconds = time.perf_counter() - started
-    metrics = classification_metrics(splits.test["label"].to_numpy(), labels_from_proba(proba))
+    # validation accuracy of the kept (best) epoch: what a choice between settings may look at
+    # (the test split may not); none with --set val_fraction=0 (the refit on all reviews)
+    scores = [r["val_accuracy"] for r in history if r.get("val_accuracy") is not None]
     row = {
         **common,
-        "val_accuracy": val_accuracy,
+        "val_accuracy": max(scores) if scores else None,
         "accuracy": metrics["accuracy"],
         "ci95": metrics["accuracy_ci95"],
         "positive_rate": metrics["positive_rate"],
         "train_seconds": round(train_seconds, 1),
-        "train_reviews_per_s": round(len(fit) * config.epochs / train_seconds, 1),
-        "score_reviews_per_s": round(len(splits.test) / score_seconds, 1),
-        "peak_rss_mib": round(peak_rss_mib(), 1),
-        "trainable": predictor.n_trainable,
+        "train_reviews_per_s": round(common["n_train"] * config["epochs"] / train_seconds, 1),
+        "score_reviews_per_s": round(common["n_test"] / metrics["predict_seconds"], 1),
+        "peak_rss_mib": metrics["peak_rss_mib"],
+        "trainable": metrics["n_trainable"],
     }
-    if torch.cuda.is_available():
-        row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    if "peak_gpu_mib" in metrics:
+        row["peak_gpu_mib"] = metrics["peak_gpu_mib"]
     return row
 
 
-def machine_line() -> str:
-    from sentibench.provenance import machine
-
-    info = machine()
-    gpu = f", GPU {info['gpu']}" if "gpu" in info else ""
-    return f"{info['cpu']} ({info['cores']} cores){gpu}, Python {platform.python_version()}"
+def machine_line(records: list) -> str:
+    """Where the runs ran, from their records."""
+    lines = []
+    for record in records:
+        info, python = record.config["machine"], record.config["versions"]["python"]
+        gpu = f", GPU {info['gpu']}" if "gpu" in info else ""
+        line = f"{info['cpu']} ({info['cores']} cores){gpu}, Python {python}"
+        lines += [] if line in lines else [line]
+    return "; ".join(lines)
 
 
 def table(rows: list[dict], command: str, machine: str, when: str) -> str:
@@ -164,7 +217,7 @@ def table(rows: list[dict], command: str, machine: str, when: str) -> str:
     carves = {(r["n_train"], r["n_validation"]) for r in rows}
     if len(carves) == 1:
         carve = f"{rows[0]['n_train']:,} train + {rows[0]['n_validation']:,} validation reviews"
-    else:  # e.g. rows kept by --json from a command with --set val_fraction=0
+    else:  # e.g. rows of runs with different --set val_fraction
         per_method = ", ".join(
             f"{r['method']} {r['n_train']:,}/{r['n_validation']:,}" for r in rows
         )
@@ -201,33 +254,26 @@ def table(rows: list[dict], command: str, machine: str, when: str) -> str:
     return "\n".join(lines)
 
 
-def worker(method: str, args: argparse.Namespace, sizes: tuple[int, int], fold=None) -> dict:
-    """Run one method (or one fold of it) in a fresh process; its row."""
-    command = [sys.executable, __file__, "--one", method, "--data", args.data,
-               "--train-size", str(sizes[0]), "--test-size", str(sizes[1]),
-               "--seed", str(args.seed)] + [f"--set={o}" for o in args.overrides]  # fmt: skip
-    if fold is not None:
-        command += ["--folds", str(fold[1]), "--fold", str(fold[0])]
-    done = subprocess.run(command, capture_output=True, text=True)
-    found = [line[4:] for line in done.stdout.splitlines() if line.startswith("ROW ")]
-    if done.returncode != 0 or not found:
-        print(done.stderr[-3000:], file=sys.stderr)
-        sys.exit(f"{method} failed (exit {done.returncode}).")
-    return json.loads(found[-1])
+def write_rows(path: Path | None, rows: list[dict]) -> None:
+    if path:
+        path.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
 
 
-def select(args: argparse.Namespace, sizes: tuple[int, int]) -> None:
+def select(args: argparse.Namespace, methods: list[str]) -> None:
     """--folds: held-out accuracy per fold and its mean, per method; rows to --json."""
     chosen = range(args.folds) if args.fold is None else [args.fold]
+    folders = prepare(args)
     rows = []
-    for method in args.methods.split(","):
-        mine = [worker(method, args, sizes, (i, args.folds)) for i in chosen]
+    for method in methods:
+        mine = [
+            row_of(train_method(method, folder, args, (i, args.folds)), method, (i, args.folds))
+            for i, folder in zip(chosen, folders, strict=True)
+        ]
         accuracy = [r["val_accuracy"] for r in mine]
         print(f"{method:8s} {' '.join(args.overrides)}: held-out accuracy per fold "
               f"{accuracy}, mean {sum(accuracy) / len(accuracy):.4f}", flush=True)  # fmt: skip
         rows += mine
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    write_rows(args.json, rows)
 
 
 def main() -> None:
@@ -240,37 +286,35 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--out", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument(
-        "--json",
+        "--runs",
         type=Path,
-        help="also write the rows here, after each method; methods already in it are kept, "
-        "not run again (rerun the same command)",
+        default=Path("runs/benchmark-minilm"),
+        help="run records (and the drawn data) go here; a rerun of the same command keeps "
+        "complete runs and resumes an unfinished one",
+    )
+    parser.add_argument(
+        "--json", type=Path, help="also write the rows here (what minilm_selection.py reads)"
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--folds", type=int, help="k-fold selection mode (no test scoring)")
     parser.add_argument("--fold", type=int, help="with --folds: only this fold (0-based)")
-    parser.add_argument("--one", help=argparse.SUPPRESS)  # worker mode: one method, JSON out
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)  # the runner's worker
     args = parser.parse_args()
-    sizes = (args.train_size, args.test_size)
-
-    if args.one:
-        fold = (args.fold, args.folds) if args.folds else None
-        row = run_method(args.one, args.data, sizes, args.overrides, args.seed, fold)
-        print("ROW " + json.dumps(row), flush=True)
-        return
-    if args.folds:
-        select(args, sizes)
-        return
-
-    kept = json.loads(args.json.read_text()) if args.json and args.json.exists() else []
-    rows = []
-    for method in args.methods.split(","):
+    if args.worker:
+        sys.exit(worker_main(*map(json.loads, args.worker)))
+    methods = args.methods.split(",")
+    for method in methods:
         if method not in METHODS:
             sys.exit(f"--methods: unknown method {method!r}; choose from {', '.join(METHODS)}.")
-        if earlier := [r for r in kept if r["method"] == method]:  # a killed benchmark resumes
-            rows.append(earlier[-1])
-            print(f"{method:8s} kept from {args.json}", flush=True)
-            continue
-        rows.append(worker(method, args, sizes))
+    if args.folds:
+        select(args, methods)
+        return
+
+    (folder,) = prepare(args)
+    rows, records = [], []
+    for method in methods:
+        records.append(train_method(method, folder, args, None))
+        rows.append(row_of(records[-1], method, None))
         r = rows[-1]
         if "collapsed" in r:
             print(f"{method:8s} collapsed: {r['collapsed']}", flush=True)
@@ -278,15 +322,13 @@ def main() -> None:
             print(f"{method:8s} accuracy {r['accuracy']:.4f} (target {r['target']}) "
                   f"train {r['train_seconds']:.0f} s, {r['train_reviews_per_s']:.1f} reviews/s",
                   flush=True)  # fmt: skip
-        if args.json:
-            args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        write_rows(args.json, rows)
     shown = " ".join(["python benchmarks/transformers_minilm.py"] + sys.argv[1:])
-    text = table(rows, shown, machine_line(), time.strftime("%Y-%m-%d"))
+    text = table(rows, shown, machine_line(records), time.strftime("%Y-%m-%d"))
     print(text)
     if not args.no_write:
         write_section("transformers", text, args.out)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "src"))
     main()

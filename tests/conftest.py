@@ -1,8 +1,11 @@
-"""Shared fixtures: an isolated SENTIBENCH_HOME, one torch thread, and a tiny fake recipe."""
+"""Shared fixtures: an isolated SENTIBENCH_HOME, one torch thread, a tiny fake recipe, the toy
+net of the model battery, the bench's fake models and tiny transformer backbones."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import sys
 import types
 from dataclasses import dataclass, field
@@ -11,8 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentibench.config import BaseConfig
-from sentibench.registry import REGISTRY, ModelSpec
+# Before anything imports huggingface_hub, which reads it once: no test may try the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# --import-mode=importlib does not put test folders on sys.path; the shared helper modules
+# (model_battery, transformer_fixtures) live here.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from model_battery import TOY, register_toy, unregister_toy  # noqa: E402
+
+from sentibench.config import BaseConfig  # noqa: E402
+from sentibench.registry import REGISTRY, ModelSpec  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +34,22 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     return home
+
+
+@pytest.fixture(autouse=True)
+def toy_net_when_named(request):
+    """A test parametrised with the toy net's name (model_battery.classic_nets()) finds it in
+    the registry; no other test does."""
+    callspec = getattr(request.node, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    if not any(isinstance(value, str) and value == TOY for value in params):
+        yield
+        return
+    register_toy()
+    try:
+        yield
+    finally:
+        unregister_toy()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -117,3 +144,29 @@ def tiny_data(tmp_path) -> Path:
         ]
         pd.DataFrame(rows).to_json(folder / f"{split}.jsonl", orient="records", lines=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_backbones(tmp_path_factory) -> dict[str, Path]:
+    """arch -> a saved tiny encoder folder with its tokenizer (transformer_fixtures.py), built
+    once per session: the transformers/ and recipes/transformer/ tests share them."""
+    from transformer_fixtures import ARCHES, save_tiny_backbone
+
+    root = tmp_path_factory.mktemp("backbones")
+    return {arch: save_tiny_backbone(root / arch, arch) for arch in ARCHES}
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """keyword / slow / exploding / oom of bench/fake_models.py in the registry for one test,
+    each with a `quick` preset (the bench and the report tests use them)."""
+    name = "sentibench_bench_fakes"
+    if name not in sys.modules:  # loaded here, not at import: fake_models.py loads this file
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).parent / "bench" / "fake_models.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while it executes
+        spec.loader.exec_module(module)
+    sys.modules[name].register(monkeypatch.setitem)
+    return sys.modules[name]

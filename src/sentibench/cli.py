@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from sentibench.errors import SentibenchError
 
@@ -39,10 +40,10 @@ def models(
     from sentibench.config import field_help
     from sentibench.registry import REGISTRY
 
-    table = Table("model", "family", "presets", "seed acc", "summary")
+    table = Table("model", "family", "presets", "published", "summary")
     for spec in REGISTRY.values():
-        seed = "" if spec.seed_accuracy is None else f"{spec.seed_accuracy:.4f}"
-        table.add_row(spec.name, spec.family, ",".join(spec.presets()), seed, spec.summary)
+        published = "" if spec.published_accuracy is None else f"{spec.published_accuracy:.4f}"
+        table.add_row(spec.name, spec.family, ",".join(spec.presets()), published, spec.summary)
     console.print(table)
     if verbose:
         for spec in REGISTRY.values():
@@ -133,7 +134,7 @@ def reproduce(
     path = reproduce_run(run, out, runs)
     if not is_main_process():  # one of several launched processes: the main one reports
         return
-    before, after = load_run(run).metrics, load_run(path).metrics
+    before, after = load_run(run).metrics or {}, load_run(path).metrics or {}
     console.print(
         f"original {before['accuracy']:.4f}, reproduced {after['accuracy']:.4f} -> {path}"
     )
@@ -144,7 +145,7 @@ def evaluate(
     predictions: Annotated[Path, typer.Argument(help="Kaggle-format CSV: id,sentiment")],
     data: DataOption = "auto",
 ) -> None:
-    """Score a submission CSV against the test labels (like the seed's accuracy script)."""
+    """Score a submission CSV against the test labels (like the original project's script)."""
     from sentibench.data.dataset import load_official
     from sentibench.eval.submission import score_submission
 
@@ -160,20 +161,24 @@ def evaluate(
 
 @app.command()
 def leaderboard(runs: RunsOption = Path("runs")) -> None:
-    """Rank every run; write leaderboard.md/.csv and accuracy_summary.csv into the runs folder."""
+    """Rank groups of seeds per dataset (the report's table); write leaderboard.md/.csv and
+    accuracy_summary.csv into the runs folder."""
     from sentibench.eval.leaderboard import write_leaderboard
 
     frame, others = write_leaderboard(runs)
-    table = Table("rank", "run", "model", "data", "accuracy", "95% CI", "macro-F1", "train s")
+    table = Table(
+        "rank", "runs", "model", "data", "seeds", "accuracy", "95% CI", "macro-F1", "train s"
+    )
     for row in frame.itertuples():
         train_s = "" if row.train_s != row.train_s else f"{row.train_s:.1f}"  # NaN check
         table.add_row(
             str(row.rank),
-            row.run,
+            row.runs,
             row.model,
             row.data,
+            str(row.seeds),
             f"{row.accuracy:.4f}",
-            f"{row.ci95_low:.4f}–{row.ci95_high:.4f}",
+            f"{row.ci_low:.4f}–{row.ci_high:.4f}",
             f"{row.macro_f1:.4f}",
             train_s,
         )
@@ -188,7 +193,8 @@ def leaderboard(runs: RunsOption = Path("runs")) -> None:
 @app.command()
 def bench(
     suite: Annotated[
-        str, typer.Option("--suite", help="a shipped suite (quick | cpu | seed) or a .toml file")
+        str,
+        typer.Option("--suite", help="a shipped suite (quick | cpu | published) or a .toml file"),
     ],
     runs: RunsOption = Path("runs"),
     data: Annotated[
@@ -301,7 +307,9 @@ def main() -> None:
     try:
         app()
     except SentibenchError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        # user text (paths, values) is never read as rich markup: "runs/[/x]" prints as is
+        message = Text.assemble(("error: ", "red"), str(exc))
+        Console(stderr=True, soft_wrap=True).print(message, highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         Console(stderr=True).print("[red]interrupted[/red]")

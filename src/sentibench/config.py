@@ -9,6 +9,7 @@ plain string. Nested dataclasses are addressed with dots: `model.hidden=128`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -40,6 +41,10 @@ class BaseConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 0.5:
             raise ConfigError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}.")
+
+    def check_before_run(self) -> None:
+        """Checks that need the file system (a configured path exists): made by the runner
+        before a run folder is created, and not when a finished run is loaded."""
 
 
 def parse_value(text: str) -> Any:
@@ -79,6 +84,9 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         return value
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, float) and not math.isfinite(value):
+        # TOML reads nan and inf as floats; no setting here means either
+        raise ConfigError(f"Config key '{key}' must be a finite number, got {value}.")
     if annotation is bool and not isinstance(value, bool):
         raise ConfigError(f"Config key '{key}' expects true or false, got {value!r}.")
     if isinstance(annotation, type) and not isinstance(value, annotation):

@@ -1,12 +1,33 @@
-"""What every trained model gives back: probabilities of the positive class for raw texts."""
+"""The seam between recipes and everything that uses a trained model.
+
+    Predictor       what every trained model gives back: P(positive) for raw texts, and save
+    TorchPredictor  a Predictor with a torch model behind texts -> batches; export, int8 and
+                    bf16 (inference/export.py) work on any of them without knowing the family
+    Recipe          how a family builds, trains and loads its Predictor (registry.py names one
+                    per model)
+
+torch appears here for type checking only, so that listing models or reading run records
+never imports it; batch_logits / proba_of_batches import it when they run.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from sentibench.config import BaseConfig
+    from sentibench.data.dataset import Splits
+    from sentibench.runs import RunDir
+
+Batch = dict[str, "torch.Tensor"]  # a model's inputs by name (input_names), on the CPU
+ConfigT = TypeVar("ConfigT", bound="BaseConfig")
 
 
 @runtime_checkable
@@ -18,6 +39,85 @@ class Predictor(Protocol):
     def save(self, directory: Path) -> None:
         """Write the model in a safe format (safetensors / npz / json; never pickle)."""
         ...
+
+
+@runtime_checkable
+class TorchPredictor(Predictor, Protocol):
+    """A Predictor whose model is a torch module fed by one text -> batch pipeline.
+
+    Its own predict_proba goes through batches() too (see proba_of_batches), so an export that
+    swaps the module keeps the encoding, truncation and batch order of the original.
+    """
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The names of a batch's tensors, in the order of the exported module's arguments."""
+        ...
+
+    @property
+    def dynamic_axes(self) -> Mapping[str, Mapping[int, str]]:
+        """ONNX: per input, its axes that vary between batches ({0: "batch", 1: "tokens"})."""
+        ...
+
+    def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
+        """(row indices into `texts`, CPU tensors by input name): length-sorted, each batch
+        padded only to its longest member (dynamic padding)."""
+        ...
+
+    def export_module(self) -> nn.Module:
+        """A CPU copy of the model in eval mode whose forward(**batch) returns logits (n, 2)
+        (LoRA adapters merged into the weights), to quantize or export."""
+        ...
+
+
+class Recipe(Protocol[ConfigT]):
+    """A family's recipe; `Recipe` alone is Recipe[Any] (registry.ModelSpec.load_recipe)."""
+
+    @property
+    def config_cls(self) -> type[ConfigT]:
+        """Its dataclass config (presets, --set and the run record's config.json fill it)."""
+        ...
+
+    def train(self, config: ConfigT, splits: Splits, run: RunDir | None) -> Predictor:
+        """Fit on splits.train (choosing epochs / C on splits.validation); the test split is
+        never read here. `run` receives the log and history (None: write nothing)."""
+        ...
+
+    def load(self, config: ConfigT, model_dir: Path) -> Predictor:
+        """Rebuild what train returned and saved, from a run's model/ folder."""
+        ...
+
+
+def batch_logits(
+    batches: Iterable[tuple[np.ndarray, Batch]],
+    n: int,
+    logits_of: Callable[[Batch], torch.Tensor],
+) -> np.ndarray:
+    """(n, 2) float32 logits in the texts' order, from length-sorted batches; `logits_of` runs
+    a model on one batch (its device and precision are its own business)."""
+    import torch
+
+    out = np.zeros((n, 2), dtype=np.float32)
+    with torch.no_grad():
+        for indices, batch in batches:
+            out[indices] = logits_of(batch).float().cpu().numpy()
+    return out
+
+
+def positive_proba(logits: np.ndarray) -> np.ndarray:
+    """P(positive), float64, from (n, 2) logits (softmax in float32, as the model computed)."""
+    import torch
+
+    return torch.softmax(torch.from_numpy(logits), dim=1)[:, 1].double().numpy()
+
+
+def proba_of_batches(
+    batches: Iterable[tuple[np.ndarray, Batch]],
+    n: int,
+    logits_of: Callable[[Batch], torch.Tensor],
+) -> np.ndarray:
+    """The one batches -> probabilities loop of every TorchPredictor and of their exports."""
+    return positive_proba(batch_logits(batches, n, logits_of))
 
 
 def labels_from_proba(proba: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import platform
 import resource
 import subprocess
 import sys
+from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 
@@ -27,9 +28,10 @@ def sentibench_version() -> str:
     return metadata.version("sentibench")
 
 
-def package_versions() -> dict[str, str]:
+def package_versions(names: Iterable[str] = _PACKAGES) -> dict[str, str]:
+    """Python's version and each installed package's of `names` (a missing one is left out)."""
     versions = {"python": platform.python_version()}
-    for name in _PACKAGES:
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -87,6 +89,17 @@ def machine() -> dict[str, object]:
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_gpu_mib() -> float | None:
+    """Peak CUDA memory allocated by torch in this process so far; None without a GPU in use."""
+    if "torch" not in sys.modules:  # torch never imported: no GPU was used
+        return None
+    import torch
+
+    if not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def command_line() -> str:

@@ -1,25 +1,27 @@
 """The one registry: model name -> spec. `sentibench models` prints it.
 
-A spec points at a *recipe* by import path so that listing models never imports torch or
-transformers. A recipe is any object with:
+A spec points at a *recipe* (a sentibench.predictor.Recipe: config_cls, train, load) by import
+path, so that listing models never imports torch or transformers.
 
-    config_cls: type[BaseConfig]                                # its dataclass config
-    train(config, splits, run) -> Predictor                     # fit on splits.train / .validation
-    load(config, model_dir: Path) -> Predictor                  # rebuild from run_dir/"model"
-
-Adding a model = one file in models/ + one line below + one preset in configs/.
+Adding a classic net = one file in nn/ (an nn.Module, its Config and build(...), as cnn.py)
++ one line below naming it (`module=`) + its presets in configs/ (`cpu` and `quick`, see
+tests/test_registry.py); the tests find it here and run their whole battery on it.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentibench.errors import ConfigError
 
+if TYPE_CHECKING:  # numpy: the registry is read by `sentibench models`, which imports little
+    from sentibench.predictor import Recipe
+
 CONFIG_DIR = Path(__file__).parent / "configs"
+CLASSIC_RECIPE = "sentibench.recipes.classic:recipe_for"  # the one recipe of every classic net
 
 
 @dataclass(frozen=True)
@@ -27,10 +29,14 @@ class ModelSpec:
     name: str
     family: str  # linear | classic | transformer
     summary: str
-    recipe: str  # "module:attribute"
-    seed_accuracy: float | None = None  # the seed project's published accuracy, for reports
+    recipe: str  # "module:attribute": a Recipe, or with `module` set a function spec -> Recipe
+    published_accuracy: float | None = None  # the original project's accuracy, for reports
+    module: str | None = None  # classic: the nn module (Config + build) its recipe trains
+    # over the module's Config defaults (the rnn module serves lstm and gru through `cell`)
+    model_defaults: dict[str, Any] = field(default_factory=dict, hash=False)
+    preset_dir: Path = CONFIG_DIR  # where its presets <name>.<preset>.toml live
 
-    def load_recipe(self) -> Any:
+    def load_recipe(self) -> Recipe:
         module_name, _, attribute = self.recipe.partition(":")
         try:
             module = importlib.import_module(module_name)
@@ -39,13 +45,14 @@ class ModelSpec:
                 f"Model '{self.name}' needs the Python package '{exc.name}'; "
                 "install it (e.g. pip install 'sentibench[transformers]')."
             ) from None
-        return getattr(module, attribute)
+        target = getattr(module, attribute)
+        return target(self) if self.module is not None else target
 
     def presets(self) -> list[str]:
-        return sorted(p.name.split(".")[1] for p in CONFIG_DIR.glob(f"{self.name}.*.toml"))
+        return sorted(p.name.split(".")[1] for p in self.preset_dir.glob(f"{self.name}.*.toml"))
 
     def preset_path(self, preset: str) -> Path:
-        return CONFIG_DIR / f"{self.name}.{preset}.toml"
+        return self.preset_dir / f"{self.name}.{preset}.toml"
 
 
 _SPECS = [
@@ -54,19 +61,19 @@ _SPECS = [
     ModelSpec("nbsvm", "linear", "NB-SVM (Wang & Manning 2012): NB log-count-ratio scaled "
               "binary 1-3-grams + linear classifier", "sentibench.recipes.linear:NBSVM"),
     ModelSpec("cnn", "classic", "Kim CNN: convolutions of widths 3/4/5, max over time",
-              "sentibench.recipes.classic:CNN_RECIPE", 0.77256),
+              CLASSIC_RECIPE, 0.77256, module="sentibench.nn.cnn"),
     ModelSpec("lstm", "classic", "bidirectional LSTM, length-aware (never reads padding)",
-              "sentibench.recipes.classic:LSTM_RECIPE", 0.5),
+              CLASSIC_RECIPE, 0.5, module="sentibench.nn.rnn", model_defaults={"cell": "lstm"}),
     ModelSpec("gru", "classic", "bidirectional GRU, length-aware (never reads padding)",
-              "sentibench.recipes.classic:GRU_RECIPE", 0.76368),
+              CLASSIC_RECIPE, 0.76368, module="sentibench.nn.rnn", model_defaults={"cell": "gru"}),
     ModelSpec("attention_lstm", "classic", "BiLSTM + additive attention over time (masked)",
-              "sentibench.recipes.classic:ATTENTION_LSTM_RECIPE", 0.86168),
+              CLASSIC_RECIPE, 0.86168, module="sentibench.nn.attention_lstm"),
     ModelSpec("capsule_lstm", "classic", "BiLSTM + capsules with dynamic routing (Sabour 2017)",
-              "sentibench.recipes.classic:CAPSULE_LSTM_RECIPE", 0.5),
+              CLASSIC_RECIPE, 0.5, module="sentibench.nn.capsule_lstm"),
     ModelSpec("cnnlstm", "classic", "convolution over time, then a BiLSTM over its steps",
-              "sentibench.recipes.classic:CNNLSTM_RECIPE", 0.83648),
+              CLASSIC_RECIPE, 0.83648, module="sentibench.nn.cnnlstm"),
     ModelSpec("transformer", "classic", "transformer encoder from scratch, masked mean pooling",
-              "sentibench.recipes.classic:TRANSFORMER_RECIPE", 0.83208),
+              CLASSIC_RECIPE, 0.83208, module="sentibench.nn.transformer_encoder"),
     ModelSpec("bert_native", "transformer", "bert-base-uncased, full, sentibench loop",
               "sentibench.recipes.transformer.recipe:RECIPE", 0.90088),
     ModelSpec("bert_trainer", "transformer", "bert-base-uncased, full, HF Trainer",

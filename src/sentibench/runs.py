@@ -1,6 +1,8 @@
 """Run records: the layout of runs/<name>/, atomic writes, and loading a finished run.
 
 runs/<name>/
+  .sentibench-run  the marker: written first, so the tool only ever writes into (and removes
+                   from) a folder it made; a non-empty folder without it is refused
   config.json      model, resolved config, data source + sha256, versions, git commit, command
   status.json      {"status": running|complete|collapsed|failed, "message": ...}
   metrics.json     test metrics (accuracy, CI, F1, confusion), timings, memory, parameters
@@ -26,6 +28,7 @@ from typing import Any
 from sentibench.errors import SentibenchError
 
 STATUSES = ("running", "complete", "collapsed", "failed")
+MARKER = ".sentibench-run"
 
 
 @contextmanager
@@ -99,10 +102,33 @@ class RunDir:
     model_dir = property(lambda self: self.path / "model")
     checkpoint_dir = property(lambda self: self.path / "checkpoint")
 
+    marker_path = property(lambda self: self.path / MARKER)
+
+    def is_ours(self) -> bool:
+        return self.marker_path.is_file()
+
     def create(self) -> None:
+        """Claim the folder for this run: make it and write the marker first. An existing
+        folder must be empty or already ours; anything else is refused, untouched."""
         if not self.writes:
             return
-        self.path.mkdir(parents=True, exist_ok=True)
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise SentibenchError(f"{path} is a file, not a folder; pass a new folder for the run.")
+        if path.is_dir() and not self.is_ours() and any(path.iterdir()):
+            raise SentibenchError(
+                f"{path} already exists and is not a sentibench run folder (no {MARKER} in it); "
+                "pass a new or empty folder, nothing was changed."
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if not self.is_ours():
+                atomic_write_json(self.marker_path, {"sentibench_run": 1, "created": now_iso()})
+        except OSError as exc:
+            raise SentibenchError(
+                f"Cannot create the run folder {path} ({exc.strerror or exc}); "
+                "pass a folder you can write to."
+            ) from None
 
     def status(self) -> str | None:
         if not self.status_path.exists():
@@ -194,14 +220,6 @@ def find_runs(root: Path) -> list[RunRecord]:
         raise SentibenchError(f"--runs {root} is not a folder of run directories.")
     visit(Path(root), 0)
     return found
-
-
-def list_runs(root: Path) -> list[RunRecord]:
-    """Every run directory under `root` (one level), sorted by name."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    return [load_run(p) for p in sorted(root.iterdir()) if (p / "config.json").exists()]
 
 
 def load_predictor(path: Path):  # noqa: ANN201 - returns a Predictor

@@ -82,13 +82,8 @@ def register(setitem) -> None:
     """Register the fakes with `setitem(mapping, key, value)` (monkeypatch.setitem in tests)."""
     from sentibench.registry import REGISTRY, ModelSpec
 
-    @dataclasses.dataclass(frozen=True)
-    class FakeSpec(ModelSpec):
-        def presets(self) -> list[str]:
-            return sorted(p.name.split(".")[1] for p in (HERE / "presets").glob(f"{self.name}.*"))
-
-        def preset_path(self, preset: str) -> Path:
-            return HERE / "presets" / f"{self.name}.{preset}.toml"
+    def fake_spec(name: str, summary: str, recipe: str) -> ModelSpec:
+        return ModelSpec(name, "linear", summary, recipe, preset_dir=HERE / "presets")
 
     recipes = {
         "keyword": KeywordRecipe(),
@@ -100,12 +95,8 @@ def register(setitem) -> None:
     setitem(sys.modules, module.__name__, module)
     for name, recipe in recipes.items():
         setattr(module, name, recipe)
-        setitem(
-            REGISTRY,
-            name,
-            FakeSpec(name, "linear", f"test model {name}", f"{module.__name__}:{name}"),
-        )
-    setitem(REGISTRY, "missing", FakeSpec("missing", "linear", "test", "sentibench_no_such_pkg:x"))
+        setitem(REGISTRY, name, fake_spec(name, f"test model {name}", f"{module.__name__}:{name}"))
+    setitem(REGISTRY, "missing", fake_spec("missing", "test", "sentibench_no_such_pkg:x"))
 
 
 def _setitem(mapping, key, value) -> None:

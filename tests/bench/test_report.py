@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sentibench.cli import app
-from sentibench.errors import CollapseError
+from sentibench.errors import CollapseError, SentibenchError
+from sentibench.eval.leaderboard import write_leaderboard
 from sentibench.eval.plots import pareto_front
 from sentibench.eval.report import length_bucket_labels, load_test_set, write_report
 from sentibench.registry import REGISTRY
@@ -44,8 +45,8 @@ def make_runs(root, data):
 def test_report_ranks_groups_tests_gaps_and_lists_the_rest_apart(
     fakes, tiny_data, tmp_path, monkeypatch
 ):
-    seed_spec = dataclasses.replace(REGISTRY["keyword"], seed_accuracy=0.77256)
-    monkeypatch.setitem(REGISTRY, "keyword", seed_spec)
+    published = dataclasses.replace(REGISTRY["keyword"], published_accuracy=0.77256)
+    monkeypatch.setitem(REGISTRY, "keyword", published)
     runs = tmp_path / "runs" / "suite"  # a suite folder one level down, like bench makes
     make_runs(runs, tiny_data)
 
@@ -64,7 +65,7 @@ def test_report_ranks_groups_tests_gaps_and_lists_the_rest_apart(
     markdown = (out / "report.md").read_text()
     assert re.search(r"\| 1 \| keyword \| quick \| words=.* \| 3 \| 1\.0000 ± 0\.0000 \|", markdown)
     assert "not significant (p=0.5, 2:0)" in markdown  # McNemar: 2 discordant reviews
-    assert "| 0.7726 |" in markdown  # the seed's published accuracy next to ours
+    assert "| 0.7726 |" in markdown  # the published accuracy next to ours
     not_ranked = markdown.split("## Not ranked")[1].split("##")[0]
     for name, status in (("collapsed", "collapsed"), ("exploded", "failed"),
                          ("unfinished", "running")):  # fmt: skip
@@ -91,8 +92,8 @@ def test_report_ranks_groups_tests_gaps_and_lists_the_rest_apart(
 def test_a_second_report_drops_figures_of_runs_that_are_gone(
     fakes, tiny_data, tmp_path, monkeypatch
 ):
-    seed_spec = dataclasses.replace(REGISTRY["keyword"], seed_accuracy=0.5)
-    monkeypatch.setitem(REGISTRY, "keyword", seed_spec)  # slow has no seed accuracy
+    published = dataclasses.replace(REGISTRY["keyword"], published_accuracy=0.5)
+    monkeypatch.setitem(REGISTRY, "keyword", published)  # slow has no published accuracy
     runs = tmp_path / "runs"
     run_training("keyword", data=str(tiny_data), preset="quick", out=runs / "k")
     run_training("slow", data=str(tiny_data), preset="quick", out=runs / "s",
@@ -105,7 +106,7 @@ def test_a_second_report_drops_figures_of_runs_that_are_gone(
     second = write_report(tmp_path / "runs")
     assert len(second.plots) == len(first.plots) - 1
     assert sorted((tmp_path / "runs" / "report" / "plots").glob("*.png")) == sorted(second.plots)
-    assert "nan" not in second.markdown.read_text().lower()  # an unknown seed accuracy is blank
+    assert "nan" not in second.markdown.read_text().lower()  # no published figure: blank
 
 
 def test_without_the_test_data_the_report_still_ranks_and_says_what_it_skipped(
@@ -148,6 +149,30 @@ def test_runs_kept_without_predictions_still_rank_and_sit_out_the_analyses(
     assert ("simply bad" in markdown) == variant_mistake_shown  # only the variant errs
     assert "### Error analysis" in markdown  # the run with predictions still has one
     assert len(result.plots) == 4 + 2  # accuracy, Pareto, confusion, length; two curves
+
+
+def test_the_leaderboard_is_the_reports_group_table(fakes, tiny_data, tmp_path):
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        run_training("keyword", data=str(tiny_data), preset="quick", seed=seed,
+                     out=runs / f"k{seed}")  # fmt: skip
+    run_training("keyword", data=str(tiny_data), preset="quick", out=runs / "v",
+                 overrides=VARIANT)  # fmt: skip
+    write_report(runs)
+    frame, others = write_leaderboard(runs)
+    board = pd.read_csv(runs / "leaderboard.csv")
+    pd.testing.assert_frame_equal(board, pd.read_csv(runs / "report" / "leaderboard.csv"))
+    assert board["seeds"].tolist() == [2, 1] and board["runs"].tolist() == ["k0, k1", "v"]
+    assert frame["accuracy"].tolist() == pytest.approx([1.0, 22 / 24]) and others == []
+
+
+def test_the_leaderboard_of_a_missing_or_empty_folder_is_one_sentence(tmp_path):
+    with pytest.raises(SentibenchError, match="is not a folder of run directories"):
+        write_leaderboard(tmp_path / "nope")
+    assert not (tmp_path / "nope").exists()  # nothing written where there was nothing
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SentibenchError, match="No run records under"):
+        write_leaderboard(tmp_path / "empty")
 
 
 def test_data_that_changed_since_the_runs_is_not_used(fakes, tiny_data, tmp_path):

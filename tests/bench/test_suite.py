@@ -96,7 +96,7 @@ def test_bad_suite_files_give_one_clear_sentence(fakes, tmp_path, body, message)
 
 def test_unknown_suite_name_lists_the_shipped_ones():
     with pytest.raises(
-        ConfigError, match=r"Unknown suite 'nope'; shipped suites: cpu, quick, seed"
+        ConfigError, match=r"Unknown suite 'nope'; shipped suites: cpu, published, quick, seed"
     ):
         load_suite("nope")
     with pytest.raises(ConfigError, match="does not exist"):

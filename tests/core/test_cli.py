@@ -32,7 +32,7 @@ def test_train_evaluate_leaderboard_predict_on_the_sample(tmp_path):
 
     invoke("leaderboard", "--runs", str(runs))
     board = pd.read_csv(runs / "leaderboard.csv")
-    assert board["run"].tolist() == ["tfidf"] and board["accuracy"][0] == metrics["accuracy"]
+    assert board["runs"].tolist() == ["tfidf"] and board["accuracy"][0] == metrics["accuracy"]
     assert "tfidf" in (runs / "leaderboard.md").read_text()
 
     labels = invoke("predict", "--run", str(out), "A wonderful, moving film. Superb acting.")

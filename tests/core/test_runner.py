@@ -49,7 +49,7 @@ def test_collapsed_run_is_marked_and_not_ranked(keyword_model, tiny_data, tmp_pa
         )
     assert load_run(tmp_path / "runs" / "bad").status == "collapsed"
     frame, others = write_leaderboard(tmp_path / "runs")
-    assert frame["run"].tolist() == ["good"]
+    assert frame["runs"].tolist() == ["good"]
     assert [r.name for r in others] == ["bad"]
     summary = pd.read_csv(tmp_path / "runs" / "accuracy_summary.csv")
     assert list(summary.columns) == ["file", "accuracy"] and summary["file"].tolist() == ["good"]

@@ -149,3 +149,36 @@ def test_missing_truncated_and_ambiguous_files(tmp_path, vocab):
     (tmp_path / "bad.gz").write_bytes(b"not gzip at all")
     with pytest.raises(DataError, match=r"bad\.gz is corrupt"):
         align(vocab, str(tmp_path / "bad.gz"))
+
+
+def test_random_bytes_are_refused_naming_the_file(tmp_path, vocab):
+    garbage = tmp_path / "garbage.txt"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    with pytest.raises(DataError, match=r"garbage\.txt"):
+        align(vocab, str(garbage), min_coverage=0.05)
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "problem"),
+    [
+        ("good 0.5\nbad 1.0\n", 1, "1 value.s. per word; word vectors have at least 2"),
+        ("2 1\ngood 0.5\n", 1, "at least 2"),
+        ("good 0.5 0.25 -1.0\nfilm 1.0 0.0 0.125 7.0\n", 2, "more than the 3 values"),
+    ],
+)
+def test_inconsistent_or_one_dimensional_vectors_are_refused(tmp_path, vocab, content, line,
+                                                             problem):  # fmt: skip
+    path = tmp_path / "odd.txt"
+    path.write_text(content)
+    with pytest.raises(DataError, match=rf"odd\.txt line {line} .*{problem}"):
+        align(vocab, str(path))
+
+
+def test_vectors_covering_too_few_training_tokens_are_refused(tmp_path, vocab):
+    path = tmp_path / "other-language.txt"
+    path.write_text("plot 0.5 0.25 -1.0\nzzz 1.0 2.0 3.0\n")  # 1 of 8 training tokens: 12.5%
+    align(vocab, str(path), min_coverage=0.05)
+    with pytest.raises(DataError, match=r"other-language\.txt has vectors for only 12\.5% .*"
+                       r"at least 20% needed"):  # fmt: skip
+        align(vocab, str(path), min_coverage=0.2)
+    align(vocab, "none", min_coverage=0.9)  # no pretrained vectors: nothing to cover

@@ -1,5 +1,6 @@
-"""Runs to load, predict and export: the tiny keyword model (milliseconds) and one real model per
-family trained once per session on a keyword data set (seconds in all, no network)."""
+"""Runs to load, predict and export: the tiny keyword model (milliseconds) and real models of
+every family (every classic net of the registry, and the toy net when a test names it), each
+trained once per session on a keyword data set (seconds each, no network)."""
 
 from __future__ import annotations
 
@@ -31,12 +32,10 @@ REVIEWS = [
 CLASSIC = ['vectors="none"', "embed_dim=16", "epochs=3", "max_len=32", "head_tokens=8",
            "min_freq=1", "lr=0.01"]  # fmt: skip
 TRANSFORMER = ["epochs=3", "max_length=32", 'truncation="head"', "lr=2e-3", "batch_size=8"]
-# name -> (registry model, --set overrides); transformer backbones are filled in at run time
+# name -> (registry model, --set overrides); transformer backbones are filled in at run time.
+# Any other name is a classic net of the registry, trained with the CLASSIC overrides.
 RECIPES: dict[str, tuple[str, list[str]]] = {
     "nbsvm": ("nbsvm", []),
-    "cnn": ("cnn", CLASSIC),
-    "lstm": ("lstm", CLASSIC),
-    "transformer": ("transformer", CLASSIC),
     "bert_full": ("minilm_full", [*TRANSFORMER, 'method="full"']),
     # LoRA over a random backbone needs a larger step to learn the keywords in 3 epochs
     "bert_lora": ("minilm_lora", [*TRANSFORMER, 'method="lora"', "lr=1e-2"]),
@@ -88,13 +87,14 @@ def tiny_backbone(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def family_run(tmp_path_factory, keyword_data, request) -> Callable[[str], Path]:
-    """family_run(name) -> a complete run of RECIPES[name], trained on first use."""
+    """family_run(name) -> a complete run of RECIPES[name] (or of the classic net `name`),
+    trained on first use."""
     runs: dict[str, Path] = {}
     root = tmp_path_factory.mktemp("family_runs")
 
     def get(name: str) -> Path:
         if name not in runs:
-            model, overrides = RECIPES[name]
+            model, overrides = RECIPES.get(name, (name, CLASSIC))
             if model.startswith("minilm"):
                 backbone = request.getfixturevalue("tiny_backbone")
                 overrides = [*overrides, f'backbone="{backbone}"']

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
+import string
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from torch import nn
 from torch.ao.nn.quantized import dynamic as quantized
 from typer.testing import CliRunner
 
 import sentibench
 from sentibench.cli import app
 from sentibench.errors import SentibenchError
-from sentibench.inference.export import export_run
+from sentibench.inference.export import (
+    bf16_predictor,
+    export_run,
+    int8_predictor,
+    onnx_predictor,
+    write_onnx,
+)
+from sentibench.predictor import TorchPredictor, proba_of_batches
 
 pytest.importorskip("onnxruntime", reason="ONNX export needs the serve extra (onnx, onnxruntime)")
 
@@ -85,3 +96,51 @@ def test_cli_export_and_predict_with_the_export(family_run, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1].split(",")[0] in ("positive", "negative")
+
+
+class LetterCounts(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden, self.out = nn.Linear(26, 8), nn.Linear(8, 2)
+
+    def forward(self, counts: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(counts)))
+
+
+class LetterPredictor:
+    """The smallest TorchPredictor: no family, no registry entry, no run record."""
+
+    input_names = ("counts",)
+    dynamic_axes = {"counts": {0: "batch"}}
+
+    def __init__(self) -> None:
+        torch.manual_seed(0)
+        self.model = LetterCounts().eval()
+
+    def batches(self, texts):
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), 4):
+            chunk = order[start : start + 4]
+            rows = [[texts[i].count(c) for c in string.ascii_lowercase] for i in chunk]
+            yield chunk, {"counts": torch.tensor(rows, dtype=torch.float32)}
+
+    def predict_proba(self, texts):
+        return proba_of_batches(self.batches(texts), len(texts), lambda batch: self.model(**batch))
+
+    def export_module(self) -> nn.Module:
+        return copy.deepcopy(self.model).eval()
+
+    def save(self, directory) -> None:
+        raise NotImplementedError
+
+
+def test_every_format_works_on_any_torch_predictor(keyword_data, tmp_path):
+    source = LetterPredictor()
+    assert isinstance(source, TorchPredictor)
+    texts = texts_of(keyword_data)
+    expected = source.predict_proba(texts)
+    assert write_onnx(source, tmp_path / "model.onnx", texts[:8]) in ("torchscript", "dynamo")
+    onnx = onnx_predictor(source, tmp_path / "model.onnx", threads=1)
+    assert np.abs(onnx.predict_proba(texts) - expected).max() < 1e-4
+    for exported in (int8_predictor(source), bf16_predictor(source)):
+        assert np.abs(exported.predict_proba(texts) - expected).max() < 0.05

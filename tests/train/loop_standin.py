@@ -87,7 +87,8 @@ def train(
 
 
 def resume_config() -> LoopConfig:
-    return LoopConfig(epochs=3, lr=0.05, warmup_ratio=0.2, threads=1, progress=False, seed=5)
+    return LoopConfig(epochs=3, lr=0.05, warmup_ratio=0.2, threads=1, progress=False, seed=5,
+                      require_learning=False)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -69,7 +69,9 @@ def test_without_validation_every_epoch_runs_and_the_last_is_kept(tmp_path):
                 model.out.bias.neg_()
 
     run = new_run(tmp_path / "run")
-    result = train(model, config(epochs=3, patience=1), run, sabotage, validate=False)
+    result = train(
+        model, config(epochs=3, patience=1, require_learning=False), run, sabotage, validate=False
+    )
     assert (result.best_epoch, result.epochs_run, result.stopped_early) == (3, 3, False)
     assert result.best_accuracy is None
     # kept: the flipped classifier as epoch 3 left it, not epoch 2's

@@ -96,7 +96,7 @@ def _log_tail(log_path: Path, offset: int) -> str | None:
 
 
 def _failure_message(run: SuiteRun, code: int, over_budget: bool, tail: str | None) -> str:
-    if over_budget:
+    if over_budget and run.budget_seconds is not None:  # only a run with a budget goes over it
         return (
             f"stopped after its time budget of {run.budget_seconds / 60:g} min; rerun the suite "
             "to resume it, or raise budget_minutes"

@@ -35,6 +35,9 @@ SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
 TOP_KEYS = ("description", "data", "preset", "seeds", "budget_minutes", "runs")
 RUN_KEYS = ("model", "preset", "seeds", "overrides", "data", "budget_minutes")
 NAMED_DATA = ("sample", "imdb")
+# Old names of shipped suites that still work: "seed" was the original project's settings,
+# before "seed" came to mean only the RNG seed.
+SUITE_ALIASES = {"seed": "published"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,8 @@ class Suite:
 
 
 def shipped_suites() -> list[str]:
-    return sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+    """The names --suite takes: the shipped files and their old names."""
+    return sorted([p.stem for p in SUITES_DIR.glob("*.toml")] + list(SUITE_ALIASES))
 
 
 def toml_literal(value: Any) -> str:
@@ -91,7 +95,7 @@ def find_suite(name_or_path: str) -> Path:
         if not path.is_file():
             raise ConfigError(f"Suite file {path} does not exist.")
         return path
-    shipped = SUITES_DIR / f"{name_or_path}.toml"
+    shipped = SUITES_DIR / f"{SUITE_ALIASES.get(name_or_path, name_or_path)}.toml"
     if not shipped.exists():
         raise ConfigError(
             f"Unknown suite '{name_or_path}'; shipped suites: {', '.join(shipped_suites())}, "
@@ -201,7 +205,7 @@ def _check_keys(table: dict[str, Any], allowed: tuple[str, ...], where: str) -> 
             )
 
 
-def _get(table: dict[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
+def _get(table: dict[str, Any], key: str, kind: Any, where: str, default: Any) -> Any:
     if key not in table:
         return default
     value = table[key]

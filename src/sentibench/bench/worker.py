@@ -18,6 +18,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sentibench.data.dataset import Splits
 
 PARENT_POLL_SECONDS = 0.5
 
@@ -33,12 +37,12 @@ def watch_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_job(job: dict[str, Any], splits: Splits | None = None) -> int:
+    """Train one job of the bench runner; its exit code. `splits`: a benchmark's own (see
+    run_training), for a worker of its own that the runner starts instead of this one."""
     from sentibench.errors import CollapseError, SentibenchError
     from sentibench.train.runner import run_training
 
-    job = json.loads((argv if argv is not None else sys.argv[1:])[0])
-    watch_parent(job["parent_pid"])
     try:
         run_training(
             job["model"],
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             overrides=job["overrides"],
             seed=job["seed"],
             out=Path(job["out"]),
+            splits=splits,
         )
     except CollapseError as exc:
         print(f"collapsed: {exc}", file=sys.stderr)
@@ -55,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    job = json.loads((argv if argv is not None else sys.argv[1:])[0])
+    watch_parent(job["parent_pid"])
+    return run_job(job)
 
 
 if __name__ == "__main__":

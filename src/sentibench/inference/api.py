@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from sentibench.errors import ConfigError, DataError
-from sentibench.predictor import labels_from_proba
+from sentibench.predictor import Predictor, labels_from_proba
 from sentibench.runs import RunRecord
 from sentibench.runtime import set_threads
 
@@ -61,7 +61,7 @@ class Explanation:
 class RunModel:
     """A complete run, ready to classify raw review texts."""
 
-    def __init__(self, predictor: Any, record: RunRecord, backend: str = "original") -> None:
+    def __init__(self, predictor: Predictor, record: RunRecord, backend: str = "original") -> None:
         self.predictor = predictor
         self.record = record
         self.backend = backend
@@ -159,7 +159,7 @@ def load_run(path: str | Path, backend: str = "original", threads: int | None = 
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
     set_threads(threads)
     record = load_record(Path(path))
-    predictor = load_predictor(Path(path))
+    predictor: Predictor = load_predictor(Path(path))
     if backend != "original":
         from sentibench.inference.export import load_export
 

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 import numpy as np
 
@@ -181,7 +181,7 @@ def write_results(
         _write(handle, inputs, proba, fmt)
 
 
-def _write(handle: io.TextIOBase, inputs: Inputs, proba: np.ndarray, fmt: Format) -> None:
+def _write(handle: TextIO, inputs: Inputs, proba: np.ndarray, fmt: Format) -> None:
     rows = result_rows(inputs, proba)
     if fmt == "jsonl":
         for row in rows:

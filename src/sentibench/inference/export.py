@@ -4,7 +4,7 @@
     sentibench export --run DIR --format int8   DIR/export/int8/export.json
     sentibench export --run DIR --format bf16   DIR/export/bf16/export.json
 
-Both apply to the torch families (classic nets, transformers); the linear models are sparse
+All three apply to the torch families (classic nets, transformers); the linear models are sparse
 scikit-learn dot products with nothing to gain. Each export is scored on the run's own test
 split and export.json records its accuracy next to the original's, their agreement, the largest
 change of a probability, and its speed here.
@@ -23,13 +23,13 @@ their virtual tokens, which export as they are). ONNX axes: batch and sequence l
 dynamic; the export is checked against the original model on batches of other shapes (see
 write_onnx for which exporter is used).
 
-Prediction runs as in the original: texts encoded once, sorted by length, cut into batches,
-each padded only to its longest member (dynamic padding).
+Every format works on any TorchPredictor (predictor.py) and goes through its own batches():
+the original's encoding, truncation and length-sorted, dynamically padded batches, with only
+the function batch -> logits swapped.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import shutil
 import time
@@ -44,130 +44,51 @@ import torch
 from torch import nn
 
 from sentibench.errors import SentibenchError
-from sentibench.predictor import labels_from_proba
+from sentibench.predictor import (
+    Batch,
+    Predictor,
+    TorchPredictor,
+    labels_from_proba,
+    proba_of_batches,
+)
 from sentibench.runs import RunRecord, atomic_write_json, now_iso
 
 FORMATS = ("onnx", "int8", "bf16")
 ONNX_FILE = "model.onnx"
 EXPORT_JSON = "export.json"
 QUANTIZED_TYPES = (nn.Linear, nn.LSTM, nn.GRU)
-Batch = dict[str, torch.Tensor]
-
-
-# ---------------------------------------------------------------------------------------------
-# Pipelines: texts -> length-sorted, dynamically padded tensor batches, and the module they feed.
-
-
-class ClassicPipeline:
-    """A classic net's vocabulary and truncation; module(ids, lengths) -> logits."""
-
-    input_names = ("ids", "lengths")
-    dynamic_axes = {"ids": {0: "batch", 1: "tokens"}, "lengths": {0: "batch"}}
-
-    def __init__(self, predictor: Any) -> None:
-        self.predictor = predictor
-        self.module = predictor.model.eval()
-
-    def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
-        from sentibench.data.batching import encode_texts, evaluation_batches
-
-        c = self.predictor.config
-        encoded = encode_texts(texts, self.predictor.vocab, c.max_len, c.truncation, c.head_tokens)
-        batches = evaluation_batches(encoded, None, c.eval_batch_size)
-        for indices, batch in zip(batches.index_batches, batches, strict=True):
-            yield indices, {"ids": batch["ids"], "lengths": batch["lengths"]}
-
-    def cpu_module(self) -> nn.Module:
-        """A CPU copy of the net, to quantize or export."""
-        return copy.deepcopy(self.module).cpu().eval()
-
-
-class LogitsOf(nn.Module):
-    """forward(input_ids, attention_mask) -> logits, for a transformers classifier."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-
-
-class TransformerPipeline:
-    """A transformer's tokenizer and truncation; module(input_ids, attention_mask) -> logits."""
-
-    input_names = ("input_ids", "attention_mask")
-    dynamic_axes = {
-        "input_ids": {0: "batch", 1: "tokens"},
-        "attention_mask": {0: "batch", 1: "tokens"},
-    }
-
-    def __init__(self, predictor: Any) -> None:
-        self.predictor = predictor
-        self.module = LogitsOf(predictor.model.eval())
-
-    def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
-        from sentibench.transformers.tokenization import length_sorted_order
-
-        ids = self.predictor.encoder.encode(texts)
-        order = np.asarray(length_sorted_order(ids), dtype=np.int64)
-        size = self.predictor.config.eval_batch_size
-        for start in range(0, len(order), size):
-            chunk = order[start : start + size]
-            batch = self.predictor.collate([{"input_ids": ids[i]} for i in chunk])
-            yield chunk, {name: batch[name] for name in self.input_names}
-
-    def cpu_module(self) -> nn.Module:
-        """A CPU copy with LoRA adapters merged into the weights (prompt methods stay), to
-        quantize or export: peft's LoRA layers read the base layer's float weight."""
-        model = copy.deepcopy(self.predictor.model).cpu().eval()
-        if hasattr(model, "merge_and_unload") and _is_lora(model):
-            model = model.merge_and_unload()
-        return LogitsOf(model).eval()
-
-
-def _is_lora(model: nn.Module) -> bool:
-    configs = getattr(model, "peft_config", {}) or {}
-    return any(str(getattr(c, "peft_type", "")).endswith("LORA") for c in configs.values())
-
-
-def pipeline_for(record: RunRecord, predictor: Any) -> ClassicPipeline | TransformerPipeline:
-    family = record.config.get("family")
-    if family == "classic":
-        return ClassicPipeline(predictor)
-    if family == "transformer":
-        return TransformerPipeline(predictor)
-    raise SentibenchError(
-        f"Run {record.path} is a {family} model ({record.model}); ONNX, int8 and bf16 apply to "
-        "the torch families (classic nets and transformers)."
-    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Running an export.
 
 
-class BatchPredictor:
-    """A Predictor from a pipeline and a function batch -> logits (ONNX Runtime or int8 torch);
-    `module` is the torch module behind it, if any (the int8 one)."""
+def torch_predictor(record: RunRecord, predictor: Predictor) -> TorchPredictor:
+    """The run's predictor, if it is a torch model behind texts -> batches."""
+    if isinstance(predictor, TorchPredictor):
+        return predictor
+    raise SentibenchError(
+        f"Run {record.path} is a {record.config.get('family')} model ({record.model}); ONNX, "
+        "int8 and bf16 apply to the torch families (classic nets and transformers)."
+    )
+
+
+class ExportedPredictor:
+    """A Predictor from a TorchPredictor's batches and another function batch -> logits
+    (ONNX Runtime, int8 or bf16 torch); `module` is the torch module behind it, if any."""
 
     def __init__(
         self,
-        pipeline: Any,
+        source: TorchPredictor,
         logits_of: Callable[[Batch], torch.Tensor],
         module: nn.Module | None = None,
     ) -> None:
-        self.pipeline = pipeline
+        self.source = source
         self.logits_of = logits_of
         self.module = module
 
-    @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        proba = np.empty(len(texts), dtype=np.float64)
-        for indices, batch in self.pipeline.batches(texts):
-            logits = self.logits_of(batch).float()
-            proba[indices] = torch.softmax(logits, dim=1)[:, 1].double().numpy()
-        return proba
+        return proba_of_batches(self.source.batches(texts), len(texts), self.logits_of)
 
     def save(self, directory: Path) -> None:
         raise SentibenchError("An export is written by `sentibench export`, not saved again.")
@@ -197,14 +118,14 @@ def quantize_int8(module: nn.Module) -> nn.Module:
         return quantize_dynamic(module, set(QUANTIZED_TYPES), dtype=torch.qint8)
 
 
-def int8_predictor(pipeline: Any) -> BatchPredictor:
-    quantized = quantize_int8(pipeline.cpu_module())
+def int8_predictor(source: TorchPredictor) -> ExportedPredictor:
+    quantized = quantize_int8(source.export_module())
 
     def logits_of(batch: Batch) -> torch.Tensor:
         with without_fused_encoder():
             return quantized(**batch)
 
-    return BatchPredictor(pipeline, logits_of, quantized)
+    return ExportedPredictor(source, logits_of, quantized)
 
 
 def _recurrent_in_fp32(module: nn.Module) -> None:
@@ -231,15 +152,15 @@ def _recurrent_in_fp32(module: nn.Module) -> None:
             layer.forward = fp32_forward  # type: ignore[method-assign]
 
 
-def bf16_predictor(pipeline: Any) -> BatchPredictor:
-    module = pipeline.cpu_module()
+def bf16_predictor(source: TorchPredictor) -> ExportedPredictor:
+    module = source.export_module()
     _recurrent_in_fp32(module)
 
     def logits_of(batch: Batch) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return module(**batch)
 
-    return BatchPredictor(pipeline, logits_of, module)
+    return ExportedPredictor(source, logits_of, module)
 
 
 def native_bf16() -> bool:
@@ -248,8 +169,8 @@ def native_bf16() -> bool:
 
 
 def onnx_predictor(
-    pipeline: Any, path: Path, threads: int | None = None, quiet: bool = False
-) -> BatchPredictor:
+    source: TorchPredictor, path: Path, threads: int | None = None, quiet: bool = False
+) -> ExportedPredictor:
     try:
         import onnxruntime as ort
     except ImportError:
@@ -265,26 +186,28 @@ def onnx_predictor(
         feeds = {name: tensor.numpy() for name, tensor in batch.items()}
         return torch.from_numpy(session.run(["logits"], feeds)[0])
 
-    return BatchPredictor(pipeline, logits_of)
+    return ExportedPredictor(source, logits_of)
 
 
 def export_dir(run: Path, fmt: str) -> Path:
     return Path(run) / "export" / fmt
 
 
-def load_export(record: RunRecord, predictor: Any, fmt: str, threads: int | None = None) -> Any:
+def load_export(
+    record: RunRecord, predictor: Predictor, fmt: str, threads: int | None = None
+) -> ExportedPredictor:
     """The run's model as `fmt` (onnx: the exported file; int8: quantized now; bf16)."""
-    pipeline = pipeline_for(record, predictor)
+    source = torch_predictor(record, predictor)
     if fmt == "int8":
-        return int8_predictor(pipeline)
+        return int8_predictor(source)
     if fmt == "bf16":
-        return bf16_predictor(pipeline)
+        return bf16_predictor(source)
     path = export_dir(record.path, "onnx") / ONNX_FILE
     if not path.exists():
         raise SentibenchError(
             f"{path} does not exist; run `sentibench export --run {record.path} --format onnx`."
         )
-    return onnx_predictor(pipeline, path, threads)
+    return onnx_predictor(source, path, threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,17 +230,17 @@ def _exporting() -> Iterator[None]:
 
 
 def _torch_onnx_export(
-    pipeline: Any, module: nn.Module, batch: Batch, path: Path, dynamo: bool
+    source: TorchPredictor, module: nn.Module, batch: Batch, path: Path, dynamo: bool
 ) -> None:
-    names = pipeline.input_names
+    names = source.input_names
     if dynamo:  # symbolic shapes: one torch.export.Dim per axis name, shared across inputs
-        dims = {label: torch.export.Dim(label) for axes in pipeline.dynamic_axes.values()
+        dims = {label: torch.export.Dim(label) for axes in source.dynamic_axes.values()
                 for label in axes.values()}  # fmt: skip
-        shapes = {n: {a: dims[label] for a, label in pipeline.dynamic_axes[n].items()}
+        shapes = {n: {a: dims[label] for a, label in source.dynamic_axes[n].items()}
                   for n in names}  # fmt: skip
         axes: dict[str, Any] = {"dynamic_shapes": shapes}
     else:
-        axes = {"dynamic_axes": {**pipeline.dynamic_axes, "logits": {0: "batch"}}}
+        axes = {"dynamic_axes": {**source.dynamic_axes, "logits": {0: "batch"}}}
     with _exporting():
         torch.onnx.export(
             module,
@@ -332,12 +255,12 @@ def _torch_onnx_export(
         )
 
 
-def _mismatch(pipeline: Any, path: Path, examples: list[str]) -> str | None:
+def _mismatch(source: TorchPredictor, path: Path, examples: list[str]) -> str | None:
     """Why the ONNX file disagrees with the model on batches of other sizes and lengths than
     the traced one (None if it agrees within 1e-4 in probability)."""
-    session = onnx_predictor(pipeline, path, threads=1, quiet=True)
+    session = onnx_predictor(source, path, threads=1, quiet=True)
     for check in (examples[:3], [*examples, " ".join(examples)]):
-        expected = pipeline.predictor.predict_proba(check)
+        expected = source.predict_proba(check)
         try:
             got = session.predict_proba(check)
         except Exception as exc:  # ONNX Runtime raises its own error types for shape faults
@@ -347,7 +270,7 @@ def _mismatch(pipeline: Any, path: Path, examples: list[str]) -> str | None:
     return None
 
 
-def write_onnx(pipeline: Any, path: Path, examples: Sequence[str]) -> str:
+def write_onnx(source: TorchPredictor, path: Path, examples: Sequence[str]) -> str:
     """Export with dynamic batch and length axes, checked; return the exporter used.
 
     The TorchScript exporter comes first: it takes seconds where the torch.export-based one
@@ -355,17 +278,17 @@ def write_onnx(pipeline: Any, path: Path, examples: Sequence[str]) -> str:
     reshapes, in the classic `transformer`), which the check catches: the export is then redone
     with torch.export's symbolic shapes.
     """
-    module = pipeline.cpu_module()
+    module = source.export_module()
     examples = list(examples)
-    _, batch = next(iter(pipeline.batches(examples)))
+    _, batch = next(iter(source.batches(examples)))
     problems = []
     for exporter, dynamo in (("torchscript", False), ("dynamo", True)):
         try:
-            _torch_onnx_export(pipeline, module, batch, path, dynamo)
+            _torch_onnx_export(source, module, batch, path, dynamo)
         except Exception as exc:  # any exporter failure: try the other one, report both
             problems.append(f"{exporter}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
             continue
-        problem = _mismatch(pipeline, path, examples)
+        problem = _mismatch(source, path, examples)
         if problem is None:
             return exporter
         problems.append(f"{exporter}: {problem}")
@@ -398,8 +321,7 @@ def export_run(run: str | Path, fmt: str, threads: int | None = None) -> dict[st
         raise SentibenchError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'.")
     set_threads(threads)
     record = load_run(Path(run))
-    predictor = load_predictor(Path(run))
-    pipeline = pipeline_for(record, predictor)
+    source = torch_predictor(record, load_predictor(Path(run)))
     test = scored_test_split(record)
     texts = test["text"].tolist()
     final = export_dir(record.path, fmt)
@@ -409,10 +331,10 @@ def export_run(run: str | Path, fmt: str, threads: int | None = None) -> dict[st
     try:
         exporter = None
         if fmt == "onnx":
-            exporter = write_onnx(pipeline, tmp / ONNX_FILE, texts[:8])
-            exported = onnx_predictor(pipeline, tmp / ONNX_FILE, threads)
+            exporter = write_onnx(source, tmp / ONNX_FILE, texts[:8])
+            exported = onnx_predictor(source, tmp / ONNX_FILE, threads)
         else:
-            exported = int8_predictor(pipeline) if fmt == "int8" else bf16_predictor(pipeline)
+            exported = int8_predictor(source) if fmt == "int8" else bf16_predictor(source)
         started = time.perf_counter()
         proba = exported.predict_proba(texts)
         seconds = time.perf_counter() - started

@@ -5,8 +5,9 @@
     alpha   = softmax over TIME of score, pads set to -inf  (each row sums to 1 over its tokens)
     context = sum_t alpha_t h_t                          (B, 2H) -> dropout -> Linear -> (B, 2)
 
-The seed took this softmax over the batch axis, so a review's weights depended on the other
-reviews in its batch and did not sum to one over its own words. Here pads get exactly zero weight.
+The original project took this softmax over the batch axis, so a review's weights depended on the
+other reviews in its batch and did not sum to one over its own words. Here pads get exactly zero
+weight.
 
 Parameters with 50-d vectors, H = 128, attention 128: 184,320 (BiLSTM) + 256 * 128 + 128
 (W, b) + 128 (v) + 514 (classifier) = 217,858.

@@ -9,8 +9,8 @@
         b  += <u_hat_tj, v_j>                           agreement (not after the last iteration)
     -> v flattened (B, J * K) -> dropout -> Linear -> logits (B, 2)
 
-The seed's "squash" normalised to unit length, so every capsule had length 1 whatever its
-evidence and the model predicted one class. Here a capsule's length grows with its evidence.
+The original project's "squash" normalised to unit length, so every capsule had length 1 whatever
+its evidence and the model predicted one class. Here a capsule's length grows with its evidence.
 
 Parameters with 50-d vectors, H = 128, J = 10 capsules of K = 16: 184,320 (BiLSTM) +
 10 * 256 * 16 = 40,960 (W) + 160 * 2 + 2 = 322 (classifier) = 225,602.
@@ -34,7 +34,7 @@ from sentibench.nn.rnn import RecurrentOptions
 
 @dataclass
 class Config(RecurrentOptions):
-    capsules: int = field(default=10, metadata={"help": "output capsules J (seed: 5)"})
+    capsules: int = field(default=10, metadata={"help": "output capsules J (published: 5)"})
     capsule_dim: int = field(
         default=16, metadata={"help": "length K of each output capsule vector (Sabour: 16)"}
     )

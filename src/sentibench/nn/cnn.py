@@ -11,7 +11,7 @@ zeros so that even a 1-token review has a window of every width, and only window
 on a real token take part in the max (windows that start on padding are set to -inf). A window
 that starts at real token t sees tokens t..t+k-1 with zeros past the end, the same zeros
 whatever T is, so the logits of a row do not depend on how much padding its batch has.
-(The seed had one width, 3, and took the max over padded positions too.)
+(The original project had one width, 3, and took the max over padded positions too.)
 """
 
 from __future__ import annotations

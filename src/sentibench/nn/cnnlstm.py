@@ -5,9 +5,9 @@
     -> BiLSTM (rnn.BiRNN) over the ceil(L / 2) steps of F features -> final states (B, 2H)
     -> dropout -> Linear -> logits (B, 2)
 
-The seed transposed the wrong way and ran its LSTM over the 128 filter channels as if they were
-time steps; here the LSTM reads time, and the pooling halves its steps (a 256-token review is 128
-LSTM steps), which is what makes this model cheaper than the plain BiLSTM.
+The original project transposed the wrong way and ran its LSTM over the 128 filter channels as
+if they were time steps; here the LSTM reads time, and the pooling halves its steps (a 256-token
+review is 128 LSTM steps), which is what makes this model cheaper than the plain BiLSTM.
 
 Padding never changes a logit: pads are zeroed before the convolution (so the 'same' padding at
 the end of the tensor and pad tokens look alike), conv outputs past a row's length are zeroed
@@ -38,7 +38,7 @@ from sentibench.nn.rnn import RecurrentOptions
 
 @dataclass
 class Config(RecurrentOptions):
-    filters: int = field(default=128, metadata={"help": "convolution filters (seed: 128)"})
+    filters: int = field(default=128, metadata={"help": "convolution filters (published: 128)"})
     kernel_size: int = field(
         default=3, metadata={"help": "odd convolution width in tokens, centred on each token"}
     )

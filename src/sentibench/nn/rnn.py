@@ -5,8 +5,8 @@
        (+ masked max and mean of the outputs over time when pool_outputs: (B, 6H))
     -> dropout -> Linear -> logits (B, 2)
 
-The seed padded every review to 512 words and ran the RNN over all of them: a 200-word review
-spent 312 of its 512 steps reading padding, and its backward direction read all 312 pads
+The original project padded every review to 512 words and ran the RNN over all of them: a 200-word
+review spent 312 of its 512 steps reading padding, and its backward direction read all 312 pads
 before reaching a word. Here the forward final state is taken at the last real token and the
 backward direction starts there, so a row gives the same logits however much padding it has.
 

@@ -5,8 +5,8 @@
     -> nn.TransformerEncoder: pre-norm layers, GELU, key-padding mask (pads are never attended to)
     -> final LayerNorm -> mean over real tokens -> dropout -> Linear -> logits (B, 2)
 
-The seed pooled the LAST token, which for a review padded at the end is a pad; here the mean
-runs over real tokens only.
+The original project pooled the LAST token, which for a review padded at the end is a pad; here
+the mean runs over real tokens only.
 
 Parameters with 50-d vectors and the defaults (d_model 128, 2 layers, 4 heads, ffn 256, 512
 learned positions): projection 50 * 128 + 128 = 6,528; positions 512 * 128 = 65,536; per layer
@@ -40,9 +40,9 @@ class Config(EmbeddingOptions):
     d_model: int = field(
         default=128, metadata={"help": "model width; 128 keeps a CPU epoch within minutes"}
     )
-    layers: int = field(default=2, metadata={"help": "encoder layers (seed: 4)"})
+    layers: int = field(default=2, metadata={"help": "encoder layers (published: 4)"})
     heads: int = field(default=4, metadata={"help": "attention heads; must divide d_model"})
-    ffn: int = field(default=256, metadata={"help": "feed-forward width (seed: 2048)"})
+    ffn: int = field(default=256, metadata={"help": "feed-forward width (published: 2048)"})
     positions: Literal["learned", "sinusoidal"] = field(
         default="learned",
         metadata={"help": "learned position table, or fixed sinusoids (Vaswani et al. 2017)"},

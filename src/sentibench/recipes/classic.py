@@ -4,22 +4,25 @@
     -> ids, truncated to max_len (head or head+tail) -> length-bucketed batches
     -> the architecture module's build(...) -> train/loop.py -> ClassicPredictor
 
-An architecture module (models/cnn.py, rnn.py, ...) gives `Config` (its hyperparameters) and
+An architecture module (nn/cnn.py, rnn.py, ...) gives `Config` (its hyperparameters) and
 `build(config, vectors, pad_index, freeze_embeddings) -> nn.Module` whose forward(ids, lengths)
-returns logits (B, 2) and whose `embedding` is the nn.Embedding. Everything else is here, once.
+returns logits (B, 2) and whose `embedding` is the nn.Embedding. Everything else is here, once:
+a registry line naming the module (ModelSpec(..., module="sentibench.nn.cnn")) is a model.
 The model's own Config sits under the `model` key: `--set model.hidden=128`, `[model]` in TOML.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import torch
@@ -36,12 +39,14 @@ from sentibench.data.batching import (
 )
 from sentibench.data.dataset import Splits
 from sentibench.data.text import tokenize
-from sentibench.data.vectors import align
+from sentibench.data.vectors import align, check_vectors_source
 from sentibench.data.vocab import PAD_INDEX, Vocabulary
 from sentibench.errors import ConfigError, DataError
+from sentibench.predictor import Batch, proba_of_batches
+from sentibench.registry import ModelSpec
 from sentibench.runs import RunDir, atomic_write_json
 from sentibench.train.checkpoint import load_weights, save_weights
-from sentibench.train.loop import LoopConfig, default_forward, predict_logits, train_loop
+from sentibench.train.loop import LoopConfig, train_loop
 
 
 @dataclass
@@ -95,6 +100,12 @@ class ClassicConfig(BaseConfig):
     collapse_patience: int = field(
         default=2, metadata={"help": "epochs that may predict one class before it is a collapse"}
     )
+    min_vector_coverage: float = field(
+        default=0.05,
+        metadata={"help": "share of training tokens the word vectors must cover, else refused"},
+    )
+    if TYPE_CHECKING:  # the field each ClassicRecipe.config_cls adds: the architecture's Config
+        model: Any = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -112,6 +123,9 @@ class ClassicConfig(BaseConfig):
                 f"Learning rates must be positive, got lr={self.lr}, embed_lr={self.embed_lr}."
             )
 
+    def check_before_run(self) -> None:
+        check_vectors_source(self.vectors)
+
 
 def loop_config(config: ClassicConfig) -> LoopConfig:
     group_lr = {} if config.embed_lr is None else {"embedding": config.embed_lr}
@@ -119,7 +133,10 @@ def loop_config(config: ClassicConfig) -> LoopConfig:
 
 
 class ClassicPredictor:
-    """A trained classic net with its vocabulary; P(positive) for raw texts."""
+    """A trained classic net with its vocabulary: a TorchPredictor (ids, lengths -> logits)."""
+
+    input_names: tuple[str, ...] = ("ids", "lengths")
+    dynamic_axes = {"ids": {0: "batch", 1: "tokens"}, "lengths": {0: "batch"}}
 
     def __init__(
         self,
@@ -135,31 +152,39 @@ class ClassicPredictor:
         self.n_parameters = sum(p.numel() for p in model.parameters())
         self.n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
         c = self.config
         encoded = encode_texts(texts, self.vocab, c.max_len, c.truncation, c.head_tokens)
         batches = evaluation_batches(encoded, None, c.eval_batch_size)
+        for indices, batch in zip(batches.index_batches, batches, strict=True):
+            yield indices, {name: batch[name] for name in self.input_names}
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         device = next(self.model.parameters()).device
-        logits = predict_logits(self.model, batches, default_forward, device)
-        proba = np.empty(len(encoded), dtype=np.float64)
-        if batches.index_batches:  # batches are length-sorted: put rows back in text order
-            proba[np.concatenate(batches.index_batches)] = torch.softmax(logits, 1)[:, 1].numpy()
-        return proba
+        self.model.eval()
+
+        def logits_of(batch: Batch) -> torch.Tensor:
+            return self.model(**{name: tensor.to(device) for name, tensor in batch.items()})
+
+        return proba_of_batches(self.batches(texts), len(texts), logits_of)
+
+    def export_module(self) -> nn.Module:
+        return copy.deepcopy(self.model).cpu().eval()
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.vocab.save(directory / "vocab.json")
         atomic_write_json(directory / "config.json", to_dict(self.config))
-        dim = self.model.embedding.embedding_dim
+        dim = cast(nn.Embedding, self.model.embedding).embedding_dim
         metadata = {"vocab_size": str(len(self.vocab)), "embed_dim": str(dim)}
         save_weights(self.model, directory / "model.safetensors", metadata)
 
 
 class ClassicRecipe:
     """Recipe (see registry.py) for one architecture module, e.g. ClassicRecipe("cnn",
-    "sentibench.nn.cnn"); `model_defaults` override the module's Config defaults (the rnn
-    module serves lstm and gru through its `cell` field)."""
+    "sentibench.nn.cnn"), built from a registry line by recipe_for; `model_defaults` override
+    the module's Config defaults (the rnn module serves lstm and gru through its `cell` field)."""
 
     def __init__(self, name: str, arch_module: str, **model_defaults: Any) -> None:
         self.name = name
@@ -194,11 +219,14 @@ class ClassicRecipe:
             )
         return self.arch.build(config.model, vectors, PAD_INDEX, config.freeze_embeddings)
 
-    def train(self, config: ClassicConfig, splits: Splits, run: RunDir) -> ClassicPredictor:
+    def train(self, config: ClassicConfig, splits: Splits, run: RunDir | None) -> ClassicPredictor:
         train_tokens = [tokenize(text) for text in splits.train["text"]]
         vocab = Vocabulary.build(train_tokens, config.min_freq, config.max_vocab or None)
-        vectors = align(vocab, config.vectors, seed=config.seed, dim=config.embed_dim)
-        run.log(f"vocabulary of {len(vocab):,} ids from the training split; {vectors.describe()}")
+        vectors = align(vocab, config.vectors, seed=config.seed, dim=config.embed_dim,
+                        min_coverage=config.min_vector_coverage)  # fmt: skip
+        if run is not None:
+            run.log(f"vocabulary of {len(vocab):,} ids from the training split; "
+                    f"{vectors.describe()}")  # fmt: skip
 
         c = config
         train_ids = encode_tokens(train_tokens, vocab, c.max_len, c.truncation, c.head_tokens)
@@ -238,10 +266,10 @@ class ClassicRecipe:
         return ClassicPredictor(config, vocab, model.to(PartialState().device))
 
 
-CNN_RECIPE = ClassicRecipe("cnn", "sentibench.nn.cnn")
-LSTM_RECIPE = ClassicRecipe("lstm", "sentibench.nn.rnn", cell="lstm")
-GRU_RECIPE = ClassicRecipe("gru", "sentibench.nn.rnn", cell="gru")
-ATTENTION_LSTM_RECIPE = ClassicRecipe("attention_lstm", "sentibench.nn.attention_lstm")
-CAPSULE_LSTM_RECIPE = ClassicRecipe("capsule_lstm", "sentibench.nn.capsule_lstm")
-CNNLSTM_RECIPE = ClassicRecipe("cnnlstm", "sentibench.nn.cnnlstm")
-TRANSFORMER_RECIPE = ClassicRecipe("transformer", "sentibench.nn.transformer_encoder")
+@functools.cache  # one recipe per spec: its config_cls is then one class (configs compare equal)
+def recipe_for(spec: ModelSpec) -> ClassicRecipe:
+    """The recipe of a classic registry entry: the nn module it names, with its model defaults
+    (registry.CLASSIC_RECIPE points here; ModelSpec.load_recipe calls it with the spec)."""
+    if spec.module is None:
+        raise ConfigError(f"Model '{spec.name}' names no nn module; classic nets need module=.")
+    return ClassicRecipe(spec.name, spec.module, **spec.model_defaults)

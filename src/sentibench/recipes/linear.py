@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -178,7 +178,7 @@ class LinearTextModel:
         arrays.update(scale=self.weighting.scale, coef=self.coef,
                       intercept=np.array([self.intercept]))  # fmt: skip
         with atomic_path(directory / "linear.npz") as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, allow_pickle=False, **arrays)
         atomic_write_json(directory / "linear.json", {
             "format": FORMAT, "version": FORMAT_VERSION, "counter": counter_params,
             "weighting": {"tf": self.weighting.tf, "l2": self.weighting.l2},
@@ -221,7 +221,9 @@ class LinearTextModel:
 # --------------------------------------------------------------------------------------------
 # Training, shared by both recipes
 # --------------------------------------------------------------------------------------------
-WeightingFn = Callable[[sp.csr_matrix, np.ndarray, LinearConfig], Weighting]
+ConfigT = TypeVar("ConfigT", bound=LinearConfig)
+# counts, labels, config -> the weighting (each model's takes its own config class)
+WeightingFn = Callable[[sp.csr_matrix, np.ndarray, ConfigT], Weighting]
 
 
 @dataclass
@@ -248,7 +250,10 @@ class Features:
 
 
 def fit_features(
-    config: LinearConfig, corpus: TokenizedCorpus, labels: np.ndarray, weighting_fn: WeightingFn
+    config: ConfigT,
+    corpus: TokenizedCorpus,
+    labels: np.ndarray,
+    weighting_fn: WeightingFn[ConfigT],
 ) -> Features:
     counter = NgramCounter(config.ngram_max, config.min_df)
     counts = counter.fit_transform(corpus)
@@ -261,7 +266,7 @@ def _labels(frame: pd.DataFrame) -> np.ndarray:
 
 
 def train_linear(
-    config: LinearConfig, splits: Splits, run: RunDir, weighting_fn: WeightingFn
+    config: ConfigT, splits: Splits, run: RunDir | None, weighting_fn: WeightingFn[ConfigT]
 ) -> LinearTextModel:
     """Fit on train, score C (or each C of C_grid) on validation, then refit if asked."""
     if splits.validation.empty:
@@ -288,30 +293,36 @@ def train_linear(
     for C, model in zip(grid, models, strict=True):
         predicted = expit(validation_matrix @ model.coef + model.intercept) >= 0.5
         results[C] = (float(np.mean(predicted == validation_labels)), model)
-        run.log(f"C={C:g}: validation accuracy {results[C][0]:.4f}")
+        _log(run, f"C={C:g}: validation accuracy {results[C][0]:.4f}")
     best_C = max(results, key=lambda c: results[c][0])  # the first in grid order among ties
     accuracy, model = results[best_C]
-    run.append_history({"epoch": 1, "C": best_C, "val_accuracy": accuracy,
-                        "n_features": features.counter.n_features})  # fmt: skip
+    if run is not None:
+        run.append_history({"epoch": 1, "C": best_C, "val_accuracy": accuracy,
+                            "n_features": features.counter.n_features})  # fmt: skip
     if config.refit:
         model = refit_features.model(best_C, labels, config)
-        run.log(f"refit on train + validation ({len(labels)} reviews) with C={best_C:g}")
-    run.log(f"trained in {time.perf_counter() - started:.1f} s; "
-            f"{model.counter.n_features} n-gram features")  # fmt: skip
+        _log(run, f"refit on train + validation ({len(labels)} reviews) with C={best_C:g}")
+    _log(run, f"trained in {time.perf_counter() - started:.1f} s; "
+              f"{model.counter.n_features} n-gram features")  # fmt: skip
     return model
 
 
+def _log(run: RunDir | None, message: str) -> None:
+    if run is not None:
+        run.log(message)
+
+
 @dataclass(frozen=True)
-class LinearRecipe:
-    """The recipe object the registry points at (config_cls / train / load)."""
+class LinearRecipe(Generic[ConfigT]):
+    """A predictor.Recipe: one config class and one weighting; the rest is shared."""
 
-    config_cls: type[LinearConfig]
-    weighting_fn: WeightingFn
+    config_cls: type[ConfigT]
+    weighting_fn: WeightingFn[ConfigT]
 
-    def train(self, config: LinearConfig, splits: Splits, run: RunDir) -> LinearTextModel:
+    def train(self, config: ConfigT, splits: Splits, run: RunDir | None) -> LinearTextModel:
         return train_linear(config, splits, run, self.weighting_fn)
 
-    def load(self, config: LinearConfig, model_dir: Path) -> LinearTextModel:
+    def load(self, config: ConfigT, model_dir: Path) -> LinearTextModel:
         return LinearTextModel.load(model_dir)
 
 

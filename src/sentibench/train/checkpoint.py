@@ -84,8 +84,9 @@ def _restore_rng(tensors: dict[str, torch.Tensor], states: dict[str, Any]) -> No
     torch.set_rng_state(tensors["torch"])
     if torch.cuda.is_available():
         cuda = [tensors.get(f"cuda.{i}") for i in range(torch.cuda.device_count())]
-        if all(state is not None for state in cuda):
-            torch.cuda.set_rng_state_all(cuda)
+        cuda_states = [state for state in cuda if state is not None]
+        if len(cuda_states) == len(cuda):
+            torch.cuda.set_rng_state_all(cuda_states)
 
 
 def save_checkpoint(

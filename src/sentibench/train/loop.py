@@ -80,6 +80,9 @@ class LoopConfig:
     deterministic: bool = False  # torch.use_deterministic_algorithms (slower on GPU)
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     collapse_patience: int = 2  # epochs allowed to predict one class (see guard.py)
+    # The end-of-training checks of guard.py (loss far above chance, validation accuracy not
+    # above the majority rate); off only in tests of the loop's mechanics on tiny random data.
+    require_learning: bool = True
     log_every: int = 50  # batches between progress-bar metric updates
     progress: bool = True  # show a progress bar
 
@@ -95,7 +98,7 @@ class LoopConfig:
     def fingerprint(self) -> dict[str, Any]:
         """The settings a checkpoint must match to be resumed (display-only ones left out)."""
         values = asdict(self)
-        for key in ("log_every", "progress", "threads"):
+        for key in ("log_every", "progress", "threads", "require_learning"):
             values.pop(key)
         return values
 
@@ -251,7 +254,8 @@ class _Trainer:
         )
         self.plain_model = self.accelerator.unwrap_model(self.model)
         self.guard = CollapseGuard(config.collapse_patience)
-        self.state, self.best_weights = TrainingState(), None
+        self.state = TrainingState()
+        self.best_weights: dict[str, torch.Tensor] | None = None
         self._resume()
         if not self.validates:
             self.best_weights = None  # a checkpoint's best weights are not the refit's to keep
@@ -297,6 +301,9 @@ class _Trainer:
         progress.remove_task(task)
 
         started = time.perf_counter()
+        val_loss: float | None
+        val_accuracy: float | None
+        share: float | None
         if self.validates:
             val_loss, val_accuracy, share = self._evaluate()
             if val_accuracy > state.best_accuracy:
@@ -306,7 +313,7 @@ class _Trainer:
             else:
                 state.bad_epochs += 1
         else:  # the refit: the last epoch is the one kept, judged on its training predictions
-            val_loss = val_accuracy = share = None
+            val_loss, val_accuracy, share = None, None, None
             state.best_epoch, state.best_one_class_share = epoch, train_share
         state.epoch = epoch
         stopped_early = self.validates and 0 < config.patience <= state.bad_epochs
@@ -329,6 +336,9 @@ class _Trainer:
         # After the history row, so the curves of a collapsed run show its last epoch.
         reviews = "validation" if self.validates else "training"
         self.guard.check_one_class(state.best_one_class_share, epoch, state.finished, reviews)
+        if state.finished and self.config.require_learning:
+            best = state.best_accuracy if self.validates else None
+            self.guard.check_final(train_loss, best, self.val_labels if self.validates else None)
         if state.finished and self.best_weights is not None:
             self.plain_model.load_state_dict(self.best_weights)
         if self.run is not None and self.accelerator.is_main_process:

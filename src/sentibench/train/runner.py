@@ -15,11 +15,18 @@ import pandas as pd
 
 from sentibench import runtime
 from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
-from sentibench.data.dataset import load_splits
+from sentibench.data.dataset import Splits, load_splits
 from sentibench.errors import CollapseError, ConfigError, SentibenchError
 from sentibench.metrics import classification_metrics
 from sentibench.predictor import Predictor, labels_from_proba
-from sentibench.provenance import command_line, git_commit, machine, package_versions, peak_rss_mib
+from sentibench.provenance import (
+    command_line,
+    git_commit,
+    machine,
+    package_versions,
+    peak_gpu_mib,
+    peak_rss_mib,
+)
 from sentibench.registry import ModelSpec, get_spec
 from sentibench.runs import RunDir, atomic_path, atomic_write_json, load_run, now_iso
 from sentibench.train.guard import ONE_CLASS_SHARE  # one rule for validation and test
@@ -67,8 +74,8 @@ def _prepare_run_dir(run: RunDir, record: dict[str, Any]) -> bool:
     """Create the run dir, or check that an unfinished one is the same run. True if resuming."""
     if not run.writes:  # another process of a multi-process launch: the main one checks
         return run.config_path.exists()
+    run.create()  # refuses a folder that is not a run of ours, before anything is written
     if not run.config_path.exists():
-        run.create()
         atomic_write_json(run.config_path, record)
         return False
     existing = load_run(run.path)
@@ -109,6 +116,11 @@ def _parameter_counts(predictor: Predictor) -> dict[str, int]:
     }
 
 
+def _peak_gpu() -> dict[str, float]:
+    peak = peak_gpu_mib()
+    return {} if peak is None else {"peak_gpu_mib": round(peak, 1)}
+
+
 def run_training(
     model: str,
     data: str = "auto",
@@ -119,10 +131,13 @@ def run_training(
     out: Path | None = None,
     runs_root: Path = Path("runs"),
     resolved: dict[str, Any] | None = None,
+    splits: Splits | None = None,
 ) -> Path:
     """Train `model` and write its complete run record; return the run directory.
 
     `resolved` (a run record's config) replaces preset, file and overrides: used by reproduce.
+    `splits` replaces load_splits(data): a benchmark's own subset, carve or fold, already drawn
+    (its source should name a prepared folder holding its train and test rows).
     """
     spec = get_spec(model)
     recipe = spec.load_recipe()
@@ -130,6 +145,8 @@ def run_training(
         config, preset = resolve_config(spec, recipe, preset, config_file, overrides or [], seed)
     else:
         config = apply_values(recipe.config_cls(), resolved)
+    if splits is None:
+        config.check_before_run()  # e.g. a missing vectors file: before any run folder exists
     splits = load_splits(data, config.val_fraction, config.seed)
     run = RunDir(out or Path(runs_root) / f"{model}-{datetime.now():%Y%m%d-%H%M%S}")
     record = {
@@ -155,22 +172,27 @@ def run_training(
         # threads and seeds for every family, here and nowhere else (the new head, the
         # adapters and the nets' weights are initialised from this seed)
         runtime.apply(config.threads, config.seed)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         predictor = recipe.train(config, splits, run)
         train_seconds = (earlier if resuming else 0.0) + time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
         if not run.writes:  # the main process of a multi-process launch scores and saves
             return run.path
         _save_model(predictor, run)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         proba = np.asarray(predictor.predict_proba(splits.test["text"].tolist()), dtype=np.float64)
         predict_seconds = time.perf_counter() - started
+        cpu_seconds += time.process_time() - cpu_started
         labels = _write_predictions(run, splits.test, proba)
         metrics = classification_metrics(splits.test["label"].to_numpy(), labels)
         metrics.update(
             train_seconds=round(train_seconds, 3),
             predict_seconds=round(predict_seconds, 3),
             train_reviews_per_second=round(len(splits.train) / max(train_seconds, 1e-9), 2),
+            # CPU seconds of training and scoring, all threads (a resumed run: this session's)
+            cpu_seconds=round(cpu_seconds, 3),
             peak_rss_mib=round(peak_rss_mib(), 1),
+            **_peak_gpu(),
             **_parameter_counts(predictor),
         )
         atomic_write_json(run.metrics_path, metrics)

@@ -10,8 +10,13 @@ An architecture missing here still works for `full`; `lora` then needs `lora_tar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sentibench.errors import ConfigError
+
+# A transformers PreTrainedModel, or a peft / prefix wrapper of one. Typed Any on purpose:
+# nn.Module.__getattr__ types `model.config` and friends as Tensor | Module.
+HFModel = Any
 
 INTERFACE_PREFIX = "sentibench.transformers.prefix.interface:install_interface_prefix"
 DEBERTA_PREFIX = "sentibench.transformers.prefix.deberta:install_deberta_prefix"

@@ -3,10 +3,11 @@
     encoder (AutoModel, pretrained) -> pooled output -> dropout -> Linear(hidden, 2)
 
 The pooled output is the encoder's `pooler_output` where it has one (BERT: tanh(W h_[CLS]),
-pretrained with next-sentence prediction), else the first token's hidden state. The seed called
-this "bert_scratch", but nothing is trained from scratch except the Linear layer: the BERT under
-it is pretrained. For BERT it computes what BertForSequenceClassification computes; it exists to
-reproduce the seed's model as its own module and to put one head over any encoder.
+pretrained with next-sentence prediction), else the first token's hidden state. The original
+project called this "bert_scratch", but nothing is trained from scratch except the Linear
+layer: the BERT under it is pretrained. For BERT it computes what BertForSequenceClassification
+computes; it exists to reproduce the original project's model as its own module and to put one
+head over any encoder.
 
 The module looks enough like a transformers model (a `config`, `inputs_embeds`, `labels`, a
 SequenceClassifierOutput) for peft and the HF Trainer to use it.

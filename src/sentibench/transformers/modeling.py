@@ -29,6 +29,7 @@ from typing import Any
 from torch import nn
 
 from sentibench.errors import ConfigError, SentibenchError
+from sentibench.transformers.architectures import HFModel
 from sentibench.transformers.backbone import (
     load_encoder,
     load_sequence_classifier,
@@ -43,7 +44,7 @@ HEADS = ("auto", "pooled_linear", "mean_linear")
 META_FILE = "sentibench_transformer.json"
 
 
-def load_base(config: Any, resolved: str) -> tuple[nn.Module, list[str]]:
+def load_base(config: Any, resolved: str) -> tuple[HFModel, list[str]]:
     """The pretrained classifier for `config.head` and the modules that form its head."""
     if config.head in POOLINGS:
         encoder, missing = load_encoder(resolved, config.trust_remote_code)
@@ -56,7 +57,7 @@ def load_base(config: Any, resolved: str) -> tuple[nn.Module, list[str]]:
     return model, trainable_head(model, missing)
 
 
-def check_length(config: Any, model: nn.Module, tokenizer: Any) -> None:
+def check_length(config: Any, model: HFModel, tokenizer: Any) -> None:
     """max_length (+ virtual tokens, which take positions) must fit the position table."""
     limit = getattr(model.config, "max_position_embeddings", None)
     if getattr(model.config, "model_type", "") in ("roberta", "xlm-roberta"):
@@ -71,7 +72,7 @@ def check_length(config: Any, model: nn.Module, tokenizer: Any) -> None:
         )
 
 
-def build_model(config: Any, resolved: str, tokenizer: Any) -> nn.Module:
+def build_model(config: Any, resolved: str, tokenizer: Any) -> HFModel:
     """A trainable classifier: pretrained backbone + head, wrapped for the method."""
     model, head = load_base(config, resolved)
     check_length(config, model, tokenizer)
@@ -90,9 +91,7 @@ def build_model(config: Any, resolved: str, tokenizer: Any) -> nn.Module:
     return model
 
 
-def save_model(
-    model: nn.Module, tokenizer: Any, config: Any, resolved: str, directory: Path
-) -> None:
+def save_model(model: HFModel, tokenizer: Any, config: Any, resolved: str, directory: Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)

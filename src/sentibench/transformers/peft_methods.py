@@ -22,12 +22,12 @@ import torch
 from torch import nn
 
 from sentibench.errors import ConfigError
-from sentibench.transformers.architectures import head_modules, lora_targets
+from sentibench.transformers.architectures import HFModel, head_modules, lora_targets
 
 PEFT_METHODS = ("lora", "ptuning", "prompt")
 
 
-def trainable_head(model: nn.Module, missing_keys: set[str]) -> list[str]:
+def trainable_head(model: HFModel, missing_keys: set[str]) -> list[str]:
     """The table's head modules plus every module the checkpoint did not initialise."""
     parameters = dict(model.named_parameters())
     names = {n for n in head_modules(model.config.model_type) if _has_module(model, n)}
@@ -46,7 +46,7 @@ def _has_module(model: nn.Module, name: str) -> bool:
     return True
 
 
-def apply_peft(model: nn.Module, method: str, config: Any, head: list[str]) -> Any:
+def apply_peft(model: HFModel, method: str, config: Any, head: list[str]) -> Any:
     """Wrap `model` in a peft model for `method`; only adapters and `head` train."""
     from peft import (
         LoraConfig,
@@ -58,7 +58,7 @@ def apply_peft(model: nn.Module, method: str, config: Any, head: list[str]) -> A
     )
 
     if method == "lora":
-        peft_config = LoraConfig(
+        lora_config = LoraConfig(
             task_type=TaskType.SEQ_CLS,
             r=config.lora_r,
             lora_alpha=config.lora_alpha,
@@ -66,7 +66,7 @@ def apply_peft(model: nn.Module, method: str, config: Any, head: list[str]) -> A
             target_modules=lora_targets(model.config.model_type, config.lora_targets),
             modules_to_save=list(head),
         )
-        return get_peft_model(model, peft_config)
+        return get_peft_model(model, lora_config)
     if method not in ("ptuning", "prompt"):
         raise ConfigError(f"method {method!r} is not a peft method ({', '.join(PEFT_METHODS)}).")
     # Give peft the sizes (it looks for hidden_size etc. in config.to_dict(), which DistilBERT

@@ -108,8 +108,10 @@ def _read_tarball(path: Path) -> list[tuple]:
                 match = MEMBER.fullmatch(member.name)
                 if match is None or not member.isfile():
                     continue
-                raw = archive.extractfile(member).read()
-                records.append(_record(*match.groups(), raw, f"{path}:{member.name}"))
+                handle = archive.extractfile(member)
+                raw = handle.read() if handle is not None else b""
+                split, polarity, name = match.groups()
+                records.append(_record(split, polarity, name, raw, f"{path}:{member.name}"))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
         raise DataError(f"{path} is truncated or not a valid tar.gz archive ({exc}).") from None
     return records

@@ -53,7 +53,8 @@ def _read_tsv(folder: Path, name: str, columns: tuple[str, ...]) -> pd.DataFrame
         doublequote=False,
         strict=True,
     )
-    rows, seen = [], {}
+    rows: list[tuple] = []
+    seen: dict[str, int] = {}
     try:
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != columns:
@@ -88,7 +89,7 @@ def _parse_row(
     if "sentiment" in row:
         if row["sentiment"].strip() not in ("0", "1"):
             raise DataError(f"{where} line {line} has sentiment {row['sentiment']!r}, not 0 or 1.")
-        label = int(row["sentiment"])
+        label: int | None = int(row["sentiment"])
     else:
         label = label_from_rating(rating)
         if label is None:

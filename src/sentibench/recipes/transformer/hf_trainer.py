@@ -17,12 +17,17 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import nn
 
 from sentibench.train.guard import CollapseGuard, check_loss, one_class_share
+
+if TYPE_CHECKING:
+    from sentibench.recipes.transformer.config import TransformerConfig
+    from sentibench.runs import RunDir
+    from sentibench.transformers.tokenization import EncodedReviews
 
 
 def _metrics(prediction: Any) -> dict[str, float]:
@@ -36,7 +41,9 @@ def _metrics(prediction: Any) -> dict[str, float]:
     }
 
 
-def _callback(run: Any, epochs: int, validates: bool) -> Any:
+def _callback(
+    run: RunDir | None, epochs: int, validates: bool, val_labels: np.ndarray | None = None
+) -> Any:
     from transformers import TrainerCallback
 
     class RunRecordCallback(TrainerCallback):
@@ -75,11 +82,17 @@ def _callback(run: Any, epochs: int, validates: bool) -> Any:
                 run.append_history(row)
                 run.log(f"epoch {epoch}: val accuracy {accuracy:.4f} (trainer)")
             self.guard.check_one_class(self.best_share, epoch, final=epoch >= epochs)
+            if epoch >= epochs:
+                self.guard.check_final(self.train_loss, self.best_accuracy, val_labels)
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
+            if not validates:  # a refit: only the training loss can tell
+                self.guard.check_final(self.train_loss, None, None)
 
     return RunRecordCallback()
 
 
-def _resume_point(output_dir: Path, run: Any) -> str | None:
+def _resume_point(output_dir: Path, run: RunDir | None) -> str | None:
     """The newest complete Trainer checkpoint, with the run's history cut back to it."""
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -95,7 +108,7 @@ def _resume_point(output_dir: Path, run: Any) -> str | None:
     return last
 
 
-def training_arguments(config: Any, output_dir: Path, validates: bool = True) -> Any:
+def training_arguments(config: TransformerConfig, output_dir: Path, validates: bool = True) -> Any:
     from transformers import TrainingArguments
 
     from sentibench.recipes.transformer.predictor import resolve_precision
@@ -134,7 +147,12 @@ def training_arguments(config: Any, output_dir: Path, validates: bool = True) ->
 
 
 def train_with_trainer(
-    model: nn.Module, tokenizer: Any, train: Any, validation: Any, config: Any, run: Any
+    model: nn.Module,
+    tokenizer: Any,
+    train: EncodedReviews,
+    validation: EncodedReviews,
+    config: TransformerConfig,
+    run: RunDir | None,
 ) -> nn.Module:
     """Fine-tune with transformers.Trainer; returns the best epoch's model."""
     from transformers import Trainer
@@ -156,7 +174,7 @@ def train_with_trainer(
             eval_dataset=validation if validates else None,
             data_collator=padding_collator(tokenizer),
             compute_metrics=_metrics,
-            callbacks=[_callback(run, config.epochs, validates)],
+            callbacks=[_callback(run, config.epochs, validates, np.asarray(validation.labels))],
         )
         trainer.train(resume_from_checkpoint=_resume_point(output_dir, run))
         return trainer.accelerator.unwrap_model(trainer.model)

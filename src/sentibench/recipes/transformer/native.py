@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -18,9 +18,13 @@ from sentibench.transformers.tokenization import (
     padding_collator,
 )
 
+if TYPE_CHECKING:
+    from sentibench.data.dataset import Splits
+    from sentibench.runs import RunDir
+
 
 def encode_splits(
-    config: TransformerConfig, tokenizer: Any, splits: Any
+    config: TransformerConfig, tokenizer: Any, splits: Splits
 ) -> tuple[EncodedReviews, EncodedReviews]:
     encoder = ReviewEncoder(tokenizer, config.max_length, config.truncation, config.head_tokens)
     return tuple(
@@ -35,7 +39,7 @@ def train_native(
     train: EncodedReviews,
     validation: EncodedReviews,
     config: TransformerConfig,
-    run: Any,
+    run: RunDir | None,
 ) -> nn.Module:
     """sentibench's shared loop (train/loop.py): the same loop as every other torch model."""
     from sentibench.train.loop import LoopConfig, train_loop

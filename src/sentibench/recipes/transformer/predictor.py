@@ -1,8 +1,9 @@
-"""The trained transformer as a sentibench Predictor: raw texts -> P(positive)."""
+"""The trained transformer as a TorchPredictor: raw texts -> tokenizer batches -> P(positive)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from sentibench.predictor import Batch, batch_logits, positive_proba
+from sentibench.recipes.transformer.config import TransformerConfig
 from sentibench.transformers.modeling import parameter_counts, save_model
 from sentibench.transformers.tokenization import (
     ReviewEncoder,
@@ -43,12 +46,36 @@ def autocast(precision: str, device: torch.device) -> Any:
     return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
+class LogitsOf(nn.Module):
+    """forward(input_ids, attention_mask) -> logits, for a transformers classifier (export)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
+def is_lora(model: nn.Module) -> bool:
+    configs = getattr(model, "peft_config", {}) or {}
+    return any(str(getattr(c, "peft_type", "")).endswith("LORA") for c in configs.values())
+
+
 class TransformerPredictor:
+    """A trained classifier with its tokenizer: a TorchPredictor (input_ids, attention_mask)."""
+
+    input_names: tuple[str, ...] = ("input_ids", "attention_mask")
+    dynamic_axes = {
+        "input_ids": {0: "batch", 1: "tokens"},
+        "attention_mask": {0: "batch", 1: "tokens"},
+    }
+
     def __init__(
         self,
         model: nn.Module,
         tokenizer: Any,
-        config: Any,
+        config: TransformerConfig,
         resolved: str | None,
         device: torch.device | None = None,
     ) -> None:
@@ -70,26 +97,37 @@ class TransformerPredictor:
         self.precision = "no" if fp32 else resolve_precision(config.mixed_precision)
         self.n_parameters, self.n_trainable = parameter_counts(model)
 
-    @torch.no_grad()
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, 2) logits, in the order of `texts`; batches go longest first (least padding)."""
+    def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
+        """Longest first (least padding), each batch padded to its longest review."""
         ids = self.encoder.encode(texts)
-        order = length_sorted_order(ids)
-        out = np.zeros((len(ids), 2), dtype=np.float32)
+        order = np.asarray(length_sorted_order(ids), dtype=np.int64)
         size = self.config.eval_batch_size
-        self.model.eval()
         for start in range(0, len(order), size):
             chunk = order[start : start + size]
             batch = self.collate([{"input_ids": ids[i]} for i in chunk])
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            with autocast(self.precision, self.device):
-                logits = self.model(**batch).logits
-            out[chunk] = logits.float().cpu().numpy()
-        return out
+            yield chunk, {name: batch[name] for name in self.input_names}
+
+    def _logits_of(self, batch: Batch) -> torch.Tensor:
+        batch = {name: tensor.to(self.device) for name, tensor in batch.items()}
+        with autocast(self.precision, self.device):
+            return self.model(**batch).logits
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 2) float32 logits, in the order of `texts`."""
+        self.model.eval()
+        return batch_logits(self.batches(texts), len(texts), self._logits_of)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        logits = torch.from_numpy(self.logits(texts))
-        return torch.softmax(logits, dim=-1)[:, 1].double().numpy()
+        return positive_proba(self.logits(texts))
+
+    def export_module(self) -> nn.Module:
+        """A CPU copy with LoRA adapters merged into the weights (prompt methods stay):
+        peft's LoRA layers read the base layer's float weight, which int8 layers lack."""
+        model = copy.deepcopy(self.model).cpu().eval()
+        merge = getattr(model, "merge_and_unload", None)  # a peft model's
+        if merge is not None and is_lora(model):
+            model = merge()
+        return LogitsOf(model).eval()
 
     def save(self, directory: Path) -> None:
         save_model(self.model, self.tokenizer, self.config, self.resolved or "", directory)

@@ -11,15 +11,24 @@ method, loop and hyper-parameters (config.py), and `--set` changes any of them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sentibench.recipes.transformer.config import TransformerConfig
 
+if TYPE_CHECKING:  # the predictor imports torch and transformers: only when training/loading
+    from sentibench.data.dataset import Splits
+    from sentibench.recipes.transformer.predictor import TransformerPredictor
+    from sentibench.runs import RunDir
+
 
 class TransformerRecipe:
+    """A predictor.Recipe; `config.loop` picks the shared loop or HF Trainer."""
+
     config_cls = TransformerConfig
 
-    def train(self, config: TransformerConfig, splits: Any, run: Any) -> Any:
+    def train(
+        self, config: TransformerConfig, splits: Splits, run: RunDir | None
+    ) -> TransformerPredictor:
         """Tokenise, build the model, then train it on the shared loop or HF Trainer."""
         from sentibench.recipes.transformer.native import encode_splits, train_native
         from sentibench.recipes.transformer.predictor import TransformerPredictor
@@ -45,7 +54,7 @@ class TransformerRecipe:
             model = train_native(model, tokenizer, train, validation, config, run)
         return TransformerPredictor(model, tokenizer, config, resolved)
 
-    def load(self, config: TransformerConfig, model_dir: Path) -> Any:
+    def load(self, config: TransformerConfig, model_dir: Path) -> TransformerPredictor:
         from sentibench.recipes.transformer.predictor import TransformerPredictor
         from sentibench.transformers.backbone import resolve_backbone
         from sentibench.transformers.modeling import load_model

@@ -42,7 +42,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from sentibench.errors import ConfigError, SentibenchError
-from sentibench.transformers.architectures import architecture
+from sentibench.transformers.architectures import HFModel, architecture
 
 CONFIG_FILE = "prefix_config.json"
 WEIGHTS_FILE = "prefix_model.safetensors"
@@ -114,7 +114,7 @@ def extend_mask(mask: torch.Tensor | None, prefix_length: int) -> torch.Tensor |
     return torch.cat([visible, mask], dim=-1)
 
 
-def _install(model: nn.Module, encoder_factory: Any) -> PrefixEncoder:
+def _install(model: HFModel, encoder_factory: Any) -> PrefixEncoder:
     """Find the attention modules, build the encoder for them, and link each one to it."""
     model_type = model.config.model_type
     arch = architecture(model_type)
@@ -146,7 +146,7 @@ class PrefixTunedModel(nn.Module):
 
     def __init__(
         self,
-        model: nn.Module,
+        model: HFModel,
         num_virtual_tokens: int,
         projection_hidden: int,
         trainable_modules: list[str],
@@ -190,7 +190,7 @@ class PrefixTunedModel(nn.Module):
         (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def from_pretrained(cls, directory: Path, model: nn.Module) -> PrefixTunedModel:
+    def from_pretrained(cls, directory: Path, model: HFModel) -> PrefixTunedModel:
         directory = Path(directory)
         settings = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
         settings.pop("model_type", None)

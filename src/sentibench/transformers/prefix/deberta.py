@@ -31,6 +31,7 @@ from transformers.models.deberta_v2.modeling_deberta_v2 import (
     scaled_size_sqrt,
 )
 
+from sentibench.transformers.architectures import HFModel
 from sentibench.transformers.prefix.core import PrefixEncoder, PrefixHandle, extend_mask
 
 
@@ -78,6 +79,7 @@ class PrefixDisentangledSelfAttention(DisentangledSelfAttention):
 
         scores = scores.view(-1, heads, scores.size(-2), scores.size(-1))
         mask = extend_mask(attention_mask.bool(), prefix_length)
+        assert mask is not None  # a mask in, a wider mask out
         scores = scores.masked_fill(~mask, torch.finfo(query.dtype).min)
         probs = self.dropout(nn.functional.softmax(scores, dim=-1))
         context = torch.bmm(probs.view(-1, probs.size(-2), probs.size(-1)), value)
@@ -87,7 +89,7 @@ class PrefixDisentangledSelfAttention(DisentangledSelfAttention):
         return context, (probs if output_attentions else None)
 
 
-def install_deberta_prefix(model: nn.Module, names: list[str], encoder: PrefixEncoder) -> None:
+def install_deberta_prefix(model: HFModel, names: list[str], encoder: PrefixEncoder) -> None:
     """Replace each DisentangledSelfAttention (by module name) with the prefix version."""
     for layer, name in enumerate(names):
         old = model.get_submodule(name)

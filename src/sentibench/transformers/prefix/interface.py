@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sentibench.transformers.architectures import HFModel
 from sentibench.transformers.prefix.core import PrefixEncoder, PrefixHandle, extend_mask
 
 ATTENTION_NAME = "sentibench_prefix"
@@ -48,7 +49,7 @@ def _pretrained_models(model: nn.Module) -> list[Any]:
     return [m for m in model.modules() if isinstance(m, PreTrainedModel)]
 
 
-def install_interface_prefix(model: nn.Module, names: list[str], encoder: PrefixEncoder) -> None:
+def install_interface_prefix(model: HFModel, names: list[str], encoder: PrefixEncoder) -> None:
     """Link each attention module (by name) to its layer's prefix; switch to our attention."""
     _register_attention()
     for layer, name in enumerate(names):

@@ -1,5 +1,6 @@
-"""Builders for the transformer tests: tiny random encoders (hidden 32, 2 layers) saved with a
-tiny WordPiece tokenizer, so every backbone x method path runs from a local folder, offline."""
+"""Builders for the transformer tests (transformers/, recipes/transformer/): tiny random
+encoders (hidden 32, 2 layers) saved with a tiny WordPiece tokenizer, so every backbone x method
+path runs from a local folder, offline."""
 
 from __future__ import annotations
 

@@ -1,16 +1,24 @@
-"""The seven classic nets: shapes, gradients, padding invariance, overfitting, config errors.
+"""Every classic net of the registry (and the toy net of model_battery.py): shapes, gradients,
+padding invariance, overfitting; then the code paths of particular modules and config errors.
 
-Tiny dimensions and random vectors keep the file fast on one core; every model is built through
-its module's `build(config, vectors, pad_index, freeze_embeddings)` exactly as the recipe does.
+The registry's nets take the sizes of their `quick` preset (small, and every classic net has
+one); random 12-d vectors over 40 words keep the file fast on one core. Every model is built
+through its module's `build(config, vectors, pad_index, freeze_embeddings)` as the recipe does.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+from types import ModuleType
+
 import pytest
 import torch
 import torch.nn.functional as F
+from model_battery import classic_nets
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from sentibench.config import apply_values, read_toml
 from sentibench.errors import ConfigError
 from sentibench.nn import (
     attention_lstm,
@@ -21,26 +29,14 @@ from sentibench.nn import (
     rnn,
     transformer_encoder,
 )
+from sentibench.registry import get_spec
 
 torch.set_num_threads(1)
 
 VOCAB, DIM, PAD, SIGNAL = 40, 12, 0, 1  # token 1 is the signal in the overfitting task
-NO_DROPOUT = {"embedding_dropout": 0.0, "dropout": 0.0}
 
-# name -> (module, tiny config fields); the first seven are the registry's models.
-MODELS = {
-    "cnn": (cnn, {"widths": [2, 3, 5], "filters": 8}),
-    "lstm": (rnn, {"cell": "lstm", "hidden": 8}),
-    "gru": (rnn, {"cell": "gru", "hidden": 8}),
-    "attention_lstm": (attention_lstm, {"hidden": 8, "attention_dim": 8}),
-    "capsule_lstm": (capsule_lstm, {"hidden": 8, "capsules": 4, "capsule_dim": 4}),
-    "cnnlstm": (cnnlstm, {"filters": 8, "hidden": 8}),
-    "transformer": (
-        transformer_encoder,
-        {"d_model": 16, "layers": 1, "heads": 2, "ffn": 32, "max_positions": 64},
-    ),
-}
-# Variants whose masking takes another code path (layer stacking, pooling, positions).
+# Variants whose masking takes another code path (layer stacking, pooling, positions):
+# name -> (module, tiny config fields).
 VARIANTS = {
     "gru_2layers_pooled": (rnn, {"cell": "gru", "hidden": 8, "layers": 2, "pool_outputs": True}),
     "cnnlstm_k5_unpooled": (cnnlstm, {"filters": 8, "hidden": 8, "kernel_size": 5, "pool": False}),
@@ -49,7 +45,8 @@ VARIANTS = {
         {"d_model": 16, "layers": 2, "heads": 2, "ffn": 32, "positions": "sinusoidal"},
     ),
 }
-ALL = {**MODELS, **VARIANTS}
+NETS = classic_nets()  # the registry's classic nets, then the toy
+ALL = [*NETS, *VARIANTS]
 # cuda runs where there is a GPU (the same checks under cuDNN kernels); TF32 and other batch-size
 # dependent kernels there make 1e-4 the honest tolerance.
 DEVICES = [
@@ -59,11 +56,28 @@ DEVICES = [
 TOLERANCE = {"cpu": 1e-5, "cuda": 1e-4}
 
 
+def net_module(name: str) -> ModuleType:
+    return VARIANTS[name][0] if name in VARIANTS else importlib.import_module(get_spec(name).module)
+
+
 def make_model(name: str, freeze: bool = False, **overrides) -> torch.nn.Module:
-    module, fields = ALL[name]
+    """A registry net at its quick preset's sizes (or a variant), `overrides` on its Config."""
+    module = net_module(name)
+    if name in VARIANTS:
+        config = module.Config(**{**VARIANTS[name][1], **overrides})
+    else:
+        spec = get_spec(name)
+        quick = apply_values(spec.load_recipe().config_cls(), read_toml(spec.preset_path("quick")))
+        config = apply_values(quick.model, overrides)
     torch.manual_seed(0)
     vectors = torch.randn(VOCAB, DIM)  # a non-zero pad row: the models must mask, not rely on 0
-    return module.build(module.Config(**{**fields, **overrides}), vectors, PAD, freeze)
+    return module.build(config, vectors, PAD, freeze)
+
+
+def without_dropout(name: str) -> dict[str, float]:
+    """Every dropout rate of the net's Config at 0 (overfitting wants none)."""
+    fields = dataclasses.fields(net_module(name).Config)
+    return {f.name: 0.0 for f in fields if f.name.endswith("dropout")}
 
 
 def padded_batch(
@@ -78,7 +92,7 @@ def padded_batch(
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", list(ALL))
+@pytest.mark.parametrize("name", ALL)
 def test_forward_shape_and_finite_gradients(name: str, device: str) -> None:
     model = make_model(name).to(device)
     model.train()
@@ -93,7 +107,7 @@ def test_forward_shape_and_finite_gradients(name: str, device: str) -> None:
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("name", list(ALL))
+@pytest.mark.parametrize("name", ALL)
 def test_padding_does_not_change_logits(name: str, device: str) -> None:
     model = make_model(name).to(device).eval()
     lengths = [7, 1, 4, 2, 9, 3]
@@ -121,10 +135,9 @@ def signal_task(n: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return ids, lengths, labels
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", NETS)
 def test_overfits_64_examples(name: str) -> None:
-    extra = {"attention_dropout": 0.0} if name == "transformer" else {}
-    model = make_model(name, **NO_DROPOUT, **extra)
+    model = make_model(name, **without_dropout(name))
     ids, lengths, labels = signal_task()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     accuracy = 0.0
@@ -171,7 +184,7 @@ def test_birnn_matches_torch_packed_bidirectional_rnn(cell: str) -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
-@pytest.mark.parametrize("name", list(ALL))
+@pytest.mark.parametrize("name", ALL)
 def test_bf16_autocast_on_gpu_gives_finite_gradients(name: str) -> None:
     """What the training loop's mixed precision does: masks and -inf must survive bf16."""
     model = make_model(name).cuda().train()
