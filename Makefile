@@ -1,4 +1,5 @@
-# One-command set-up: `make demo` (train + rank on the bundled sample) and `make test`.
+# One-command set-up: `make demo` (the quick suite on the bundled sample: train, rank, report)
+# and `make test`.
 # TORCH_SPEC picks the torch build; on these machines torch==2.13.0 is a local CPU build.
 # Elsewhere, point pip at a CPU or CUDA wheel index with TORCH_PIP_ARGS="--index-url URL".
 PYTHON ?= python3
@@ -21,10 +22,10 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The main job on the bundled sample: every family trainable here (linear baselines and the
+# classic nets), ranked, with the Markdown/HTML report and its plots.
 demo: $(STAMP)
-	$(BIN)/sentibench train nbsvm --data sample
-	$(BIN)/sentibench train tfidf_lr --data sample
-	$(BIN)/sentibench leaderboard
+	$(BIN)/sentibench bench --suite quick --runs runs
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -97,7 +97,9 @@ def prepare(args: argparse.Namespace) -> list[Path]:
     from sentibench.data.dataset import load_official
 
     train, test, source, sha256 = load_official(args.data)
-    sizes = {"train": args.train_size, "test": args.test_size, "seed": args.seed}
+    sizes = {"train": args.train_size, "seed": args.seed}
+    if not args.folds:  # the folds never read the test reviews
+        sizes["test"] = args.test_size
     root = args.runs / ".data" / digest({"data": source, "sha256": sha256, **sizes}, 12)
     drawn = subset(train, args.train_size, args.seed)
     if not args.folds:

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from sentibench.errors import SentibenchError
@@ -21,7 +20,9 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Fetch and inspect datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console()
+# User text (paths, run names, messages) is never read as rich markup: "runs/[/x]" prints as
+# is. Styles are given with Text.
+console = Console(markup=False)
 
 DataOption = Annotated[
     str,
@@ -30,6 +31,34 @@ DataOption = Annotated[
     ),
 ]
 RunsOption = Annotated[Path, typer.Option("--runs", help="folder holding run directories")]
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-remote-code",
+        help="run Python code shipped in the run folder (a run trained with trust_remote_code "
+        "needs it); only for runs from someone you trust",
+    ),
+]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from sentibench.provenance import sentibench_version
+
+        console.print(f"sentibench {sentibench_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    pass  # options of `sentibench` itself, before the command
 
 
 @app.command()
@@ -40,16 +69,26 @@ def models(
     from sentibench.config import field_help
     from sentibench.registry import REGISTRY
 
-    table = Table("model", "family", "presets", "published", "summary")
-    for spec in REGISTRY.values():
-        published = "" if spec.published_accuracy is None else f"{spec.published_accuracy:.4f}"
-        table.add_row(spec.name, spec.family, ",".join(spec.presets()), published, spec.summary)
-    console.print(table)
+    from sentibench.eval.terminal import Column, fitted_table
+
+    columns = [
+        Column("model", "name"),
+        Column("family", "name", drop=1),
+        Column("presets", "name"),
+        Column("published", "number", drop=2),
+        Column("summary", "text", drop=3),
+    ]
+    rows = [
+        [spec.name, spec.family, ",".join(spec.presets()),
+         "" if spec.published_accuracy is None else f"{spec.published_accuracy:.4f}", spec.summary]
+        for spec in REGISTRY.values()
+    ]  # fmt: skip
+    console.print(fitted_table(columns, rows, console.width))
     if verbose:
         for spec in REGISTRY.values():
-            console.print(f"\n[bold]{spec.name}[/bold]")
+            console.print(Text(f"\n{spec.name}", "bold"))
             for name, default, help_text in field_help(spec.load_recipe().config_cls):
-                console.print(f"  {name} = {default}  [dim]{help_text}[/dim]")
+                console.print(Text.assemble(f"  {name} = {default}  ", (help_text, "dim")))
 
 
 @data_app.command("fetch")
@@ -163,29 +202,15 @@ def evaluate(
 def leaderboard(runs: RunsOption = Path("runs")) -> None:
     """Rank groups of seeds per dataset (the report's table); write leaderboard.md/.csv and
     accuracy_summary.csv into the runs folder."""
-    from sentibench.eval.leaderboard import write_leaderboard
+    from sentibench.eval.leaderboard import terminal_table, write_leaderboard
 
     frame, others = write_leaderboard(runs)
-    table = Table(
-        "rank", "runs", "model", "data", "seeds", "accuracy", "95% CI", "macro-F1", "train s"
-    )
-    for row in frame.itertuples():
-        train_s = "" if row.train_s != row.train_s else f"{row.train_s:.1f}"  # NaN check
-        table.add_row(
-            str(row.rank),
-            row.runs,
-            row.model,
-            row.data,
-            str(row.seeds),
-            f"{row.accuracy:.4f}",
-            f"{row.ci_low:.4f}–{row.ci_high:.4f}",
-            f"{row.macro_f1:.4f}",
-            train_s,
-        )
-    console.print(table)
+    console.print(terminal_table(frame, console.width))
     for record in others:
         console.print(
-            f"[yellow]not ranked[/yellow] {record.name}: {record.status} — {record.message or ''}"
+            Text.assemble(
+                ("not ranked", "yellow"), f" {record.name}: {record.status} — {record.message or ''}"
+            )
         )
     console.print(f"Wrote {runs / 'leaderboard.md'}, leaderboard.csv and accuracy_summary.csv.")
 
@@ -207,11 +232,17 @@ def bench(
 
     loaded = load_suite(suite, data)
     outcomes = run_suite(loaded, runs, console)
-    report_dir = suite_dir(loaded, runs) / "report"
-    console.print(f"Report: {report_dir / 'report.md'} and report.html")
+    folder = suite_dir(loaded, runs)
+    leaderboard(folder)  # the comparison is the product: end on it
+    report_dir = folder / "report"
+    console.print(
+        Text(f"Report: {report_dir / 'report.md'} and report.html, plots in {report_dir / 'plots'}")
+    )
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
-        console.print(f"[red]{len(failed)} of {len(outcomes)} runs failed[/red]; see the report.")
+        console.print(
+            Text.assemble((f"{len(failed)} of {len(outcomes)} runs failed", "red"), "; see the report.")
+        )
         raise typer.Exit(1)
 
 
@@ -250,10 +281,12 @@ def predict(
         str, typer.Option(help="original | onnx | int8 | bf16 (onnx: `sentibench export` first)")
     ] = "original",
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all)")] = None,
+    trust_remote_code: TrustOption = False,
 ) -> None:
     """Classify texts; writes label and prob_positive per text (CSV or JSONL)."""
     from sentibench.inference.api import load_run
     from sentibench.inference.batch_io import (
+        check_output,
         output_format,
         predict_with_progress,
         read_inputs,
@@ -261,8 +294,9 @@ def predict(
     )
 
     kind = output_format(output, fmt)
+    check_output(output)  # before the model loads: a wrong -o costs nothing
     inputs = read_inputs(source, column)
-    model = load_run(run, backend=backend, threads=threads)
+    model = load_run(run, backend=backend, threads=threads, trust_remote_code=trust_remote_code)
     write_results(inputs, predict_with_progress(model, inputs.texts), output, kind)
 
 
@@ -271,11 +305,12 @@ def export(
     run: Annotated[Path, typer.Option("--run", help="a complete run directory")],
     fmt: Annotated[str, typer.Option("--format", help="onnx | int8 | bf16")] = "onnx",
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all)")] = None,
+    trust_remote_code: TrustOption = False,
 ) -> None:
     """Export a run (ONNX; or score int8 / bf16) into RUN/export/FORMAT/ with its test accuracy."""
     from sentibench.inference.export import export_run
 
-    result = export_run(run, fmt, threads)
+    result = export_run(run, fmt, threads, trust_remote_code)
     console.print(
         f"{fmt}: test accuracy {result['accuracy']:.4f} "
         f"(original {result['original_accuracy']:.4f}), "
@@ -293,13 +328,17 @@ def serve(
     max_chars: Annotated[int, typer.Option(help="longest text accepted (413 over it)")] = 20_000,
     max_batch: Annotated[int, typer.Option(help="most texts per request (413 over it)")] = 64,
     timeout: Annotated[float, typer.Option(help="seconds a request may take (503 past it)")] = 30,
+    trust_remote_code: TrustOption = False,
 ) -> None:
     """Serve a run over HTTP: POST /predict, POST /explain, GET /health, and a page at /."""
     from sentibench.inference.service import Limits
     from sentibench.inference.service import serve as serve_run
 
     limits = Limits(max_chars=max_chars, max_batch=max_batch, timeout_s=timeout)
-    serve_run(run, host, port, backend=backend, threads=threads, limits=limits)
+    serve_run(
+        run, host, port, backend=backend, threads=threads, limits=limits,
+        trust_remote_code=trust_remote_code,
+    )  # fmt: skip
 
 
 def main() -> None:

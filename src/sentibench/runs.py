@@ -222,14 +222,51 @@ def find_runs(root: Path) -> list[RunRecord]:
     return found
 
 
-def load_predictor(path: Path):  # noqa: ANN201 - returns a Predictor
-    """Rebuild the trained model of a complete run, ready for predict_proba(texts)."""
+REMOTE_CODE_KEY = "trust_remote_code"
+# Reading a damaged or truncated model file raises one of these (safetensors' own error too).
+UNREADABLE = (OSError, ValueError, RuntimeError, KeyError, EOFError)
+
+
+def refuse_remote_code(record: RunRecord, trust_remote_code: bool) -> None:
+    """A run folder is something people send each other: a recorded trust_remote_code = true
+    alone never runs the Python code it may hold; the user who loads it must allow it."""
+    recorded = record.config.get("config", {}).get(REMOTE_CODE_KEY, False)
+    if recorded is not False and not trust_remote_code:
+        raise SentibenchError(
+            f"Run {record.path} was trained with trust_remote_code = true, so loading it would "
+            "run Python code shipped in its folder; if you trust where it came from, pass "
+            "--trust-remote-code (in Python: load_run(..., trust_remote_code=True))."
+        )
+
+
+def load_predictor(path: Path, trust_remote_code: bool = False):  # noqa: ANN201 - a Predictor
+    """Rebuild the trained model of a complete run, ready for predict_proba(texts).
+
+    Code shipped in the run folder runs only if the run was trained with trust_remote_code
+    and the caller passes trust_remote_code=True; everything else loads with it off.
+    """
+    from safetensors import SafetensorError
+
     from sentibench.config import apply_values
     from sentibench.registry import get_spec
 
     record = load_run(Path(path))
     if record.status != "complete":
         raise SentibenchError(f"Run {path} is {record.status}, not complete; nothing to load.")
+    refuse_remote_code(record, trust_remote_code)
     recipe = get_spec(record.model).load_recipe()
-    config = apply_values(recipe.config_cls(), record.config["config"])
-    return recipe.load(config, RunDir(path).model_dir)
+    values = dict(record.config["config"])
+    if REMOTE_CODE_KEY in values:  # on only when recorded and allowed (refused above otherwise)
+        values[REMOTE_CODE_KEY] = values[REMOTE_CODE_KEY] is not False and trust_remote_code
+    config = apply_values(recipe.config_cls(), values)
+    model_dir = RunDir(path).model_dir
+    try:
+        return recipe.load(config, model_dir)
+    except SentibenchError:
+        raise
+    except (*UNREADABLE, SafetensorError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SentibenchError(
+            f"The model in {model_dir} cannot be read ({type(exc).__name__}: {first[:200]}); "
+            "its files are damaged or incomplete, so train the run again or copy it whole."
+        ) from None

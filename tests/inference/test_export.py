@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from model_battery import classic_nets
 from torch import nn
 from torch.ao.nn.quantized import dynamic as quantized
 from typer.testing import CliRunner
@@ -30,11 +31,15 @@ from sentibench.predictor import TorchPredictor, proba_of_batches
 pytest.importorskip("onnxruntime", reason="ONNX export needs the serve extra (onnx, onnxruntime)")
 
 
+# every classic net of the registry (and the toy net) gets every format, unlisted
+TORCH_RUNS = [*classic_nets(), "bert_full", "bert_lora"]
+
+
 def texts_of(keyword_data) -> list[str]:
     return pd.read_json(keyword_data / "test.jsonl", lines=True)["text"].tolist()
 
 
-@pytest.mark.parametrize("name", ["cnn", "lstm", "transformer", "bert_full", "bert_lora"])
+@pytest.mark.parametrize("name", TORCH_RUNS)
 def test_onnx_export_matches_the_original(family_run, keyword_data, name):
     path = family_run(name)
     result = export_run(path, "onnx", threads=1)
@@ -50,7 +55,7 @@ def test_onnx_export_matches_the_original(family_run, keyword_data, name):
     assert np.abs(onnx.predict_proba(texts, batch_size=5) - original).max() < 1e-4
 
 
-@pytest.mark.parametrize("name", ["lstm", "transformer", "bert_full", "bert_lora"])
+@pytest.mark.parametrize("name", TORCH_RUNS)
 def test_int8_quantizes_linear_and_recurrent_layers(family_run, keyword_data, name):
     path = family_run(name)
     result = export_run(path, "int8", threads=1)
@@ -66,7 +71,7 @@ def test_int8_quantizes_linear_and_recurrent_layers(family_run, keyword_data, na
     assert np.abs(model.predict_proba(texts) - original).max() < 0.05
 
 
-@pytest.mark.parametrize("name", ["lstm", "bert_full"])
+@pytest.mark.parametrize("name", [*classic_nets(), "bert_full"])
 def test_bf16_is_close_to_fp32(family_run, name):
     result = export_run(family_run(name), "bf16", threads=1)
     assert result["native_bf16"] in (True, False) and result["quantized"] == []

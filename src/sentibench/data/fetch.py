@@ -3,15 +3,20 @@
 The cache is a prepared folder (`imdb_dir()`): train.parquet, test.parquet and manifest.json
 (source, input file and its sha256, counts, sha256 of each prepared file, package version).
 It is built in a temporary folder next to it and renamed into place, so a failed fetch leaves
-the previous cache as it was and never a half-written file.
+the previous cache as it was and never a half-written file. A fetch holds a lock on
+$SENTIBENCH_HOME while it writes, so the staging folders it finds there at its start are the
+leftovers of a fetch that was killed (kill -9, SIGTERM): it removes them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +36,9 @@ from sentibench.runs import now_iso
 
 SPLITS = ("train", "test")
 OFFICIAL_PER_CLASS = 12_500  # the official split: 25,000 reviews each, balanced
+STAGING_PREFIX, GRAVEYARD_PREFIX = ".imdb-new-", ".imdb-old-"
+# Exactly what tempfile.mkdtemp(prefix=...) names them: nothing else in the home is touched.
+LEFTOVER = re.compile(r"\.imdb-(new|old)-[a-z0-9_]+")
 
 
 def fetch_imdb(source: str, path: Path | None = None, allow_partial: bool = False) -> dict:
@@ -42,14 +50,27 @@ def fetch_imdb(source: str, path: Path | None = None, allow_partial: bool = Fals
     """
     path = None if path is None else Path(path).expanduser()
     where = f"source {source}" + (f" ({path})" if path is not None else "")
-    frames = read_source(source, path)
-    checked = {split: validate_frame(frames[split], f"{where}, {split} split") for split in SPLITS}
-    for split, frame in checked.items():
-        _check_balance(frame, f"{where}, {split} split", allow_partial)
-
     home = sentibench_home()
-    home.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".imdb-new-", dir=home))
+    with _fetch_lock(home):  # first: an unwritable home fails before a long read
+        _remove_leftovers(home)
+        frames = read_source(source, path)
+        checked = {s: validate_frame(frames[s], f"{where}, {s} split") for s in SPLITS}
+        for split, frame in checked.items():
+            _check_balance(frame, f"{where}, {split} split", allow_partial)
+        return _write_cache(home, source, path, checked, allow_partial)
+
+
+def _write_cache(
+    home: Path,
+    source: str,
+    path: Path | None,
+    checked: dict[str, pd.DataFrame],
+    allow_partial: bool,
+) -> dict:
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=home))
+    except OSError as exc:
+        raise _unwritable(home, exc) from None
     staging.chmod(0o755)  # mkdtemp makes it owner-only; the cache is an ordinary folder
     try:
         files = {}
@@ -71,6 +92,60 @@ def fetch_imdb(source: str, path: Path | None = None, allow_partial: bool = Fals
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # already gone after a successful rename
     return manifest
+
+
+@contextlib.contextmanager
+def _fetch_lock(home: Path) -> Iterator[None]:
+    """Create `home` and hold an exclusive lock on it (released by the OS, even on kill -9)."""
+    if home.exists() and not home.is_dir():
+        raise DataError(
+            f"SENTIBENCH_HOME {home} is a file, not a folder; set SENTIBENCH_HOME to a folder."
+        )
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(home, os.O_RDONLY)
+    except OSError as exc:
+        raise _unwritable(home, exc) from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, and leftovers are kept (they may be live)
+            yield
+            return
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataError(
+                f"Another `sentibench data fetch` is writing {home}; wait for it to finish."
+            ) from None
+        yield
+    finally:
+        os.close(descriptor)  # also releases the lock
+
+
+def _remove_leftovers(home: Path) -> None:
+    """Remove the staging folders of killed fetches (only called under the lock, so none is
+    live). A fetch killed between moving the old cache aside and renaming the new one in left
+    no cache: the old one is put back first."""
+    if os.name != "posix":
+        return
+    for entry in sorted(home.iterdir()):
+        if not LEFTOVER.fullmatch(entry.name) or entry.is_symlink() or not entry.is_dir():
+            continue
+        old_cache = entry / imdb_dir().name
+        if entry.name.startswith(GRAVEYARD_PREFIX) and old_cache.is_dir():
+            with contextlib.suppress(OSError):
+                if not imdb_dir().exists():
+                    os.rename(old_cache, imdb_dir())
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _unwritable(home: Path, exc: OSError) -> DataError:
+    reason = exc.strerror or type(exc).__name__
+    return DataError(
+        f"Cannot write the dataset cache in {home} ({reason}); set SENTIBENCH_HOME to a "
+        "writable folder."
+    )
 
 
 def data_info(data: str) -> dict:
@@ -144,7 +219,7 @@ def _replace_dir(new: Path, target: Path) -> None:
     if not target.exists():
         os.rename(new, target)
         return
-    graveyard = Path(tempfile.mkdtemp(prefix=".imdb-old-", dir=target.parent))
+    graveyard = Path(tempfile.mkdtemp(prefix=GRAVEYARD_PREFIX, dir=target.parent))
     old = graveyard / target.name
     os.rename(target, old)
     try:

@@ -15,7 +15,8 @@ words apart until training moves them. `<pad>` stays a zero row.
 
 Reading a 5 GB text file takes minutes, so the looked-up rows (NaN where missing) are cached
 under $SENTIBENCH_HOME/vectors/ keyed by the vectors' identity and the vocabulary; the random
-fill is redone from the seed on every call.
+fill is redone from the seed on every call. The cache is only a speed-up: where the home
+cannot be written (read-only, a file) it is skipped and the run goes on.
 """
 
 from __future__ import annotations
@@ -138,8 +139,11 @@ def _cached_lookup(vocab: Vocabulary, source: str) -> np.ndarray:
         except (OSError, ValueError):
             pass  # a damaged cache entry is rebuilt below
     rows = _lookup(vocab, source)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, rows, allow_pickle=False)
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, rows, allow_pickle=False)
+    except OSError:
+        pass  # an unwritable $SENTIBENCH_HOME only costs the next run this lookup again
     return rows
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from rich.table import Table
 
 from sentibench.errors import SentibenchError
 from sentibench.eval.report.markdown import count, md_cell, md_table, mean_std
@@ -16,7 +17,21 @@ from sentibench.eval.report.tables import (
     run_table,
     write_leaderboard_csv,
 )
+from sentibench.eval.terminal import Column, fitted_table
 from sentibench.runs import RunRecord, atomic_path, atomic_write_text, find_runs
+
+# Left out in this order when the terminal is narrow; leaderboard.md always has them all.
+TERMINAL_COLUMNS = (
+    Column("rank", "number"),
+    Column("runs", "name"),
+    Column("model", "name"),
+    Column("data", "name", drop=2),
+    Column("seeds", "number", drop=1),
+    Column("accuracy", "number"),
+    Column("95% CI", "number", drop=5),
+    Column("macro-F1", "number", drop=3),
+    Column("train s", "number", drop=4),
+)
 
 
 def to_markdown(frame: pd.DataFrame, others: list[RunRecord]) -> str:
@@ -34,6 +49,31 @@ def to_markdown(frame: pd.DataFrame, others: list[RunRecord]) -> str:
         lines += ["", "Not ranked:", ""]
         lines += [f"- {r.name} ({r.model}): **{r.status}** — {r.message or ''}" for r in others]
     return "\n".join(lines) + "\n"
+
+
+def terminal_table(frame: pd.DataFrame, width: int) -> Table:
+    """The leaderboard for a terminal `width` columns wide: one run per line in `runs`, no
+    name or number ever cut (see eval.terminal); one dataset only is named in the title."""
+    columns = list(TERMINAL_COLUMNS)
+    datasets = frame["data"].unique().tolist()
+    title = f"data: {datasets[0]}" if len(datasets) == 1 else None
+    if title is not None:
+        columns = [column for column in columns if column.header != "data"]
+    rows = []
+    for row in frame.itertuples():
+        cells = {
+            "rank": str(row.rank),
+            "runs": "\n".join(str(row.runs).split(", ")),
+            "model": str(row.model),
+            "data": str(row.data),
+            "seeds": str(row.seeds),
+            "accuracy": f"{row.accuracy:.4f}",
+            "95% CI": f"{row.ci_low:.4f}–{row.ci_high:.4f}",
+            "macro-F1": f"{row.macro_f1:.4f}",
+            "train s": "" if pd.isna(row.train_s) else f"{row.train_s:.1f}",
+        }
+        rows.append([cells[column.header] for column in columns])
+    return fitted_table(columns, rows, width, title=title)
 
 
 def accuracy_summary(runs: pd.DataFrame) -> pd.DataFrame:

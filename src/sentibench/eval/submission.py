@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -9,35 +12,76 @@ import pandas as pd
 from sentibench.errors import DataError
 from sentibench.metrics import classification_metrics
 
+REQUIRED = ("id", "sentiment")
+# Kaggle's format is 0 or 1; "1.0" is what a float column written by pandas gives.
+SENTIMENT = re.compile(r"([01])(?:\.0*)?")
+
 
 def read_submission(path: Path) -> pd.DataFrame:
-    """Read `id,sentiment[,...]`; ids as strings, sentiment 0/1; clear errors for bad files."""
+    """Read `id,sentiment[,...]`; ids as strings, sentiment 0/1; clear errors for bad files.
+
+    Read with the csv module, not pandas, so that every error names the line of the file the
+    row starts on (blank lines and quoted multi-line fields included) and a value is never
+    guessed into a number (pandas reads True/False as 1/0).
+    """
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path} does not exist.")
+    if not path.is_file():
+        raise DataError(f"{path} does not exist." if not path.exists() else f"{path} is a folder.")
+    raw = path.read_bytes()
     try:
-        frame = pd.read_csv(path, dtype={"id": str})
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path} is not valid UTF-8 (byte {exc.start}).") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{path} is not a readable CSV ({exc}).") from None
-    missing = {"id", "sentiment"} - set(frame.columns)
-    if missing:
-        raise DataError(
-            f"{path} lacks column(s) {', '.join(sorted(missing))}; expected id,sentiment."
-        )
-    frame["id"] = frame["id"].str.strip('"')
-    bad = ~frame["sentiment"].isin([0, 1])
-    if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
-        raise DataError(
-            f"{path} line {row + 2}: sentiment {frame['sentiment'][row]!r} is not 0 or 1."
-        )
-    duplicated = frame["id"].duplicated()
-    if duplicated.any():
-        row = int(duplicated.to_numpy().nonzero()[0][0])
-        raise DataError(f"{path} line {row + 2}: id {frame['id'][row]!r} appears twice.")
+    csv.field_size_limit(2**31 - 1)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header, rows = _read_rows(reader, path)
+    except csv.Error as exc:
+        raise DataError(f"{path} line {reader.line_num} is not readable CSV ({exc}).") from None
+    frame = pd.DataFrame([row for _, row in rows], columns=header, dtype=object)
+    frame["sentiment"] = frame["sentiment"].astype("int64")
     return frame
+
+
+def _read_rows(reader: csv.Reader, path: Path) -> tuple[list[str], list[tuple[int, list]]]:
+    """The header and (line, row) of every row, each row checked (`sentiment` made an int)."""
+    header = next(reader, None)
+    if not header:
+        raise DataError(f"{path} is empty; expected a header id,sentiment and one row per id.")
+    header = [name.strip() for name in header]
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise DataError(f"{path} lacks column(s) {', '.join(missing)}; expected id,sentiment.")
+    if len(set(header)) != len(header):
+        raise DataError(f"{path} header repeats a column name ({','.join(header)}).")
+    id_at, sentiment_at = header.index("id"), header.index("sentiment")
+    rows: list[tuple[int, list]] = []
+    seen: dict[str, int] = {}
+    line = reader.line_num + 1  # the line the next row starts on
+    for row in reader:
+        if row:  # a blank line is no row (a trailing newline, an empty line in between)
+            if len(row) != len(header):
+                raise DataError(
+                    f"{path} line {line} has {len(row)} fields, the header has {len(header)}."
+                )
+            review_id = row[id_at].strip().strip('"')
+            if not review_id:
+                raise DataError(f"{path} line {line} has an empty id.")
+            if review_id in seen:
+                raise DataError(
+                    f"{path} line {line}: id {review_id!r} appears twice (first on line "
+                    f"{seen[review_id]})."
+                )
+            seen[review_id] = line
+            match = SENTIMENT.fullmatch(row[sentiment_at].strip())
+            if match is None:
+                raise DataError(
+                    f"{path} line {line}: sentiment {row[sentiment_at]!r} is not 0 or 1."
+                )
+            row[id_at], row[sentiment_at] = review_id, int(match.group(1))
+            rows.append((line, row))
+        line = reader.line_num + 1
+    return header, rows
 
 
 def score_submission(path: Path, test: pd.DataFrame) -> dict:

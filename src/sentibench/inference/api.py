@@ -150,8 +150,17 @@ def _as_texts(texts: Sequence[str]) -> list[str]:
     return texts
 
 
-def load_run(path: str | Path, backend: str = "original", threads: int | None = None) -> RunModel:
-    """Load a complete run directory: its own model, or its ONNX / int8 / bf16 variant."""
+def load_run(
+    path: str | Path,
+    backend: str = "original",
+    threads: int | None = None,
+    trust_remote_code: bool = False,
+) -> RunModel:
+    """Load a complete run directory: its own model, or its ONNX / int8 / bf16 variant.
+
+    A run trained with trust_remote_code = true is refused unless `trust_remote_code=True`:
+    loading it runs Python code shipped in the run folder, which is the caller's choice alone.
+    """
     from sentibench.runs import load_predictor
     from sentibench.runs import load_run as load_record
 
@@ -159,7 +168,7 @@ def load_run(path: str | Path, backend: str = "original", threads: int | None = 
         raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}.")
     set_threads(threads)
     record = load_record(Path(path))
-    predictor: Predictor = load_predictor(Path(path))
+    predictor: Predictor = load_predictor(Path(path), trust_remote_code=trust_remote_code)
     if backend != "original":
         from sentibench.inference.export import load_export
 

@@ -161,6 +161,13 @@ def output_format(output: Path | None, fmt: str | None) -> Format:
     return "csv"
 
 
+def check_output(output: Path | None) -> None:
+    """Refuse an --output that can never be written (a folder) before any work is done."""
+    if output is not None and Path(output).is_dir():
+        example = Path(output) / "predictions.csv"
+        raise DataError(f"--output {output} is a folder; pass a file path such as {example}.")
+
+
 def result_rows(inputs: Inputs, proba: np.ndarray) -> Iterator[dict[str, object]]:
     for index, p in enumerate(proba):
         row: dict[str, object] = {} if inputs.ids is None else {ID_COLUMN: inputs.ids[index]}
@@ -177,8 +184,14 @@ def write_results(
         _write(sys.stdout, inputs, proba, fmt)
         sys.stdout.flush()
         return
-    with atomic_path(Path(output)) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
-        _write(handle, inputs, proba, fmt)
+    check_output(output)
+    try:
+        with atomic_path(Path(output)) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+            _write(out, inputs, proba, fmt)
+    except OSError as exc:  # a read-only folder, a full disk: nothing is left half-written
+        raise DataError(
+            f"Cannot write {output} ({exc.strerror or exc}); pass a path you can write to."
+        ) from None
 
 
 def _write(handle: TextIO, inputs: Inputs, proba: np.ndarray, fmt: Format) -> None:

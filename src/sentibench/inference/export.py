@@ -310,8 +310,11 @@ def scored_test_split(record: RunRecord) -> Any:
     return test
 
 
-def export_run(run: str | Path, fmt: str, threads: int | None = None) -> dict[str, Any]:
-    """Write RUN/export/FMT/ (atomically) with export.json; return export.json's content."""
+def export_run(
+    run: str | Path, fmt: str, threads: int | None = None, trust_remote_code: bool = False
+) -> dict[str, Any]:
+    """Write RUN/export/FMT/ (atomically) with export.json; return export.json's content.
+    `trust_remote_code`: as for load_run (a run trained with it is refused without it)."""
     import pandas as pd
 
     from sentibench.runs import load_predictor, load_run
@@ -321,7 +324,7 @@ def export_run(run: str | Path, fmt: str, threads: int | None = None) -> dict[st
         raise SentibenchError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'.")
     set_threads(threads)
     record = load_run(Path(run))
-    source = torch_predictor(record, load_predictor(Path(run)))
+    source = torch_predictor(record, load_predictor(Path(run), trust_remote_code))
     test = scored_test_split(record)
     texts = test["text"].tolist()
     final = export_dir(record.path, fmt)

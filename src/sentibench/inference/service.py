@@ -7,9 +7,10 @@
     GET  /                                    -> the page in sentibench/web/index.html
 
 Limits (`Limits`): characters per text and texts per batch (413 over them), the body size
-(413), and the time one request may wait for and use the model (503 past it). Malformed JSON, a
-body that is not UTF-8, a wrong shape or an empty text are 422. Every error body is
-{"detail": "<one sentence>"}.
+(413), and the time one request may wait for and use the model (503 past it). Malformed JSON
+(nested too deep included), a body that is not UTF-8, a wrong shape or an empty text are 422.
+Every error body is {"detail": "<one sentence>"}. /openapi.json declares every request body
+and every status with its body (service_schema.py).
 
 The model is loaded once, before the app is built. Concurrency: requests are served by the
 event loop, and model calls run in worker threads behind ONE lock (`SerialInference`), one at
@@ -37,6 +38,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from sentibench.errors import ConfigError
+from sentibench.inference import service_schema as schema
 from sentibench.inference.api import LABELS, RunModel
 from sentibench.predictor import labels_from_proba
 
@@ -60,8 +62,9 @@ class Limits:
 
     @property
     def max_body_bytes(self) -> int:
-        # Up to 6 bytes per character (a JSON \\uXXXX escape) plus room for the JSON around it.
-        return self.max_batch * (self.max_chars * 6 + 64) + 1024
+        # Up to 12 bytes per character (a character outside the BMP is two JSON \\uXXXX
+        # escapes) plus room for the JSON around it: any body the schema allows fits.
+        return self.max_batch * (self.max_chars * 12 + 64) + 1024
 
 
 class RequestError(Exception):
@@ -129,6 +132,10 @@ async def read_json_body(request: Request, limits: Limits) -> Any:
         raise RequestError(
             422, f"The body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
         ) from None
+    except RecursionError:  # arrays or objects nested about a thousand deep
+        raise RequestError(
+            422, "The body nests arrays or objects too deeply; send a flat JSON object."
+        ) from None
 
 
 def texts_of(payload: Any, limits: Limits, allow_batch: bool = True) -> tuple[list[str], bool]:
@@ -153,6 +160,12 @@ def texts_of(payload: Any, limits: Limits, allow_batch: bool = True) -> tuple[li
             raise RequestError(422, f"{name} must be a string, not {type(text).__name__}.")
         if not text.strip():
             raise RequestError(422, f"{name} is empty; send the review's text.")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON can carry a lone "\\ud800"; UTF-8 cannot
+            raise RequestError(
+                422, f"{name} holds an unpaired surrogate at character {exc.start}; send Unicode."
+            ) from None
         if len(text) > limits.max_chars:
             raise RequestError(
                 413, f"{name} has {len(text):,} characters; the limit is {limits.max_chars:,}."
@@ -179,7 +192,7 @@ def create_app(model: RunModel, limits: Limits | None = None) -> FastAPI:
         headers = {"Retry-After": "5"} if exc.status == 503 else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
 
-    @app.get("/health")
+    @app.get("/health", response_model=schema.Health)
     async def health() -> dict[str, Any]:
         return {
             "status": "ok",
@@ -194,7 +207,17 @@ def create_app(model: RunModel, limits: Limits | None = None) -> FastAPI:
     async def index() -> str:
         return page
 
-    @app.post("/predict")
+    one_text = schema.one_text_schema(limits.max_chars)
+    batch = schema.batch_schema(limits.max_chars, limits.max_batch)
+
+    @app.post(
+        "/predict",
+        response_model=schema.Prediction | schema.Predictions,
+        responses=schema.error_responses(413, 422, 503),
+        openapi_extra=schema.request_body(
+            {"anyOf": [one_text, batch]}, "one text, or a batch of texts"
+        ),
+    )
     async def predict(request: Request) -> dict[str, Any]:
         texts, single = texts_of(await read_json_body(request, limits), limits)
         proba = await infer(model.predict_proba, texts)
@@ -205,7 +228,12 @@ def create_app(model: RunModel, limits: Limits | None = None) -> FastAPI:
         ]
         return rows[0] if single else {"predictions": rows}
 
-    @app.post("/explain")
+    @app.post(
+        "/explain",
+        response_model=schema.Explanation,
+        responses=schema.error_responses(413, 422, 503),
+        openapi_extra=schema.request_body(one_text, "the text to explain"),
+    )
     async def explain(request: Request) -> dict[str, Any]:
         (text,), _ = texts_of(await read_json_body(request, limits), limits, allow_batch=False)
         result = await infer(model.explain, text, 1, limits.explain_variants)
@@ -221,6 +249,7 @@ def serve(
     backend: str = "original",
     threads: int | None = None,
     limits: Limits | None = None,
+    trust_remote_code: bool = False,
 ) -> None:
     """Load the run once and serve it with uvicorn until interrupted."""
     import uvicorn
@@ -228,7 +257,7 @@ def serve(
     from sentibench.inference.api import load_run
 
     limits = limits or Limits()
-    model = load_run(run, backend=backend, threads=threads)
+    model = load_run(run, backend=backend, threads=threads, trust_remote_code=trust_remote_code)
     if host not in LOOPBACK:
         print(f"note: serving on {host}: the service has no authentication.", file=sys.stderr)
     uvicorn.run(create_app(model, limits), host=host, port=port, log_level="info")

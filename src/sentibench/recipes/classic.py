@@ -100,6 +100,11 @@ class ClassicConfig(BaseConfig):
     collapse_patience: int = field(
         default=2, metadata={"help": "epochs that may predict one class before it is a collapse"}
     )
+    require_learning: bool = field(
+        default=True,
+        metadata={"help": "end-of-training checks: a loss far above chance or a validation "
+                  "accuracy not above the majority rate (95% interval) is a collapse"},
+    )  # fmt: skip
     min_vector_coverage: float = field(
         default=0.05,
         metadata={"help": "share of training tokens the word vectors must cover, else refused"},

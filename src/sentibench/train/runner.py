@@ -145,9 +145,9 @@ def run_training(
         config, preset = resolve_config(spec, recipe, preset, config_file, overrides or [], seed)
     else:
         config = apply_values(recipe.config_cls(), resolved)
+    config.check_before_run()  # e.g. a missing vectors file: before any run folder exists
     if splits is None:
-        config.check_before_run()  # e.g. a missing vectors file: before any run folder exists
-    splits = load_splits(data, config.val_fraction, config.seed)
+        splits = load_splits(data, config.val_fraction, config.seed)
     run = RunDir(out or Path(runs_root) / f"{model}-{datetime.now():%Y%m%d-%H%M%S}")
     record = {
         "model": model,

@@ -5,7 +5,9 @@
     (BertModel, 6 layers, hidden 384), resolved to its folder at run time, offline;
   - a folder written by `save_pretrained` (config.json, weights, tokenizer files);
   - a hub id such as "microsoft/deberta-v3-base" (needs the hub or a filled HF cache).
-Remote code is never run unless the config sets trust_remote_code = true.
+Remote code is never run unless the config sets trust_remote_code = true; every loader passes
+it explicitly (False by default), and loading a saved run also needs the user's
+--trust-remote-code (runs.load_predictor).
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ def _load(resolved: str, loader: Callable[[], T]) -> T:
     """Run a from_pretrained call and turn hub failures into one sentence."""
     try:
         return loader()
+    except ValueError as exc:
+        # transformers refuses a folder whose config.json maps to its own Python code (auto_map)
+        # when trust_remote_code is off: say so, and how to allow it, in one sentence.
+        if "trust_remote_code" not in str(exc):
+            raise
+        raise SentibenchError(
+            f"{resolved} needs Python code shipped with it (auto_map in its config), which "
+            "sentibench runs only when allowed: --trust-remote-code to load a run, "
+            "--set trust_remote_code=true to train, and only for code you trust."
+        ) from None
     except OSError as exc:
         if is_local(resolved):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

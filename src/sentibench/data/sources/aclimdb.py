@@ -51,6 +51,13 @@ def download(directory: Path | None = None) -> Path:
     if target.is_file() and sha256_file(target) == SHA256:
         return target
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"Cannot write the download to {target.parent} ({exc.strerror or exc}); set "
+            "SENTIBENCH_HOME to a writable folder or pass a local tarball with --path."
+        ) from None
+    try:
         with _open_url(URL, timeout=60) as response, atomic_path(target) as tmp:
             size = int(response.headers.get("Content-Length") or 0) or None
             with Progress(transient=True) as progress, open(tmp, "wb") as out:

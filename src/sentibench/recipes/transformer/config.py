@@ -98,6 +98,11 @@ class TransformerConfig(BaseConfig):
         default="vocab",
         metadata={"help": "prompt / P-tuning start: random, or embeddings of random words"},
     )
+    require_learning: bool = field(
+        default=True,
+        metadata={"help": "end-of-training checks: a loss far above chance or a validation "
+                  "accuracy not above the majority rate (95% interval) is a collapse"},
+    )  # fmt: skip
     trust_remote_code: bool = field(
         default=False, metadata={"help": "run model code shipped with the backbone (never default)"}
     )

@@ -42,7 +42,11 @@ def _metrics(prediction: Any) -> dict[str, float]:
 
 
 def _callback(
-    run: RunDir | None, epochs: int, validates: bool, val_labels: np.ndarray | None = None
+    run: RunDir | None,
+    epochs: int,
+    validates: bool,
+    val_labels: np.ndarray | None = None,
+    # val_labels: the validation labels for the end-of-training checks; None: those checks off
 ) -> Any:
     from transformers import TrainerCallback
 
@@ -82,11 +86,11 @@ def _callback(
                 run.append_history(row)
                 run.log(f"epoch {epoch}: val accuracy {accuracy:.4f} (trainer)")
             self.guard.check_one_class(self.best_share, epoch, final=epoch >= epochs)
-            if epoch >= epochs:
+            if epoch >= epochs and val_labels is not None:
                 self.guard.check_final(self.train_loss, self.best_accuracy, val_labels)
 
         def on_train_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
-            if not validates:  # a refit: only the training loss can tell
+            if not validates and val_labels is not None:  # a refit: only the loss can tell
                 self.guard.check_final(self.train_loss, None, None)
 
     return RunRecordCallback()
@@ -166,6 +170,9 @@ def train_with_trainer(
         scratch = tempfile.TemporaryDirectory(prefix="sentibench-trainer-")
         output_dir = Path(scratch.name)
     validates = len(validation) > 0
+    # None turns the end-of-training checks off (config.require_learning = false)
+    learned_check = np.asarray(validation.labels or [], dtype=np.int64)
+    learned_check = learned_check if config.require_learning else None
     try:
         trainer = Trainer(
             model=model,
@@ -174,7 +181,7 @@ def train_with_trainer(
             eval_dataset=validation if validates else None,
             data_collator=padding_collator(tokenizer),
             compute_metrics=_metrics,
-            callbacks=[_callback(run, config.epochs, validates, np.asarray(validation.labels))],
+            callbacks=[_callback(run, config.epochs, validates, learned_check)],
         )
         trainer.train(resume_from_checkpoint=_resume_point(output_dir, run))
         return trainer.accelerator.unwrap_model(trainer.model)
