@@ -215,24 +215,94 @@ def leaderboard(runs: RunsOption = Path("runs")) -> None:
     console.print(f"Wrote {runs / 'leaderboard.md'}, leaderboard.csv and accuracy_summary.csv.")
 
 
-@app.command()
+bench_app = typer.Typer(
+    help="Run a suite (each run isolated, finished runs skipped, killed ones resumed), then "
+    "report; `bench status` shows where its runs are.",
+    invoke_without_command=True,
+)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback()
 def bench(
+    ctx: typer.Context,
     suite: Annotated[
-        str,
+        str | None,
         typer.Option("--suite", help="a shipped suite (quick | cpu | published) or a .toml file"),
-    ],
+    ] = None,
     runs: RunsOption = Path("runs"),
     data: Annotated[
         str | None, typer.Option("--data", help="run every entry on this data instead")
     ] = None,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="local (default) | slurm (through submitit)")
+    ] = None,
+    max_parallel: Annotated[
+        int | None, typer.Option("--max-parallel", help="runs at once (default 1)")
+    ] = None,
+    cpus_per_run: Annotated[
+        int | None,
+        typer.Option(
+            "--cpus-per-run",
+            help="threads per run (default: local cores // --max-parallel, Slurm 1)",
+        ),
+    ] = None,
+    gpus_per_run: Annotated[
+        int | None,
+        typer.Option("--gpus-per-run", help="GPUs per run; >1 launches the run with torchrun"),
+    ] = None,
+    mem_per_run: Annotated[
+        str | None, typer.Option("--mem-per-run", help="Slurm memory per run, e.g. 16G")
+    ] = None,
+    time_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--time-limit",
+            help="per run: minutes or [D-]HH:MM:SS (Slurm --time; local: a budget)",
+        ),
+    ] = None,
+    partition: Annotated[str | None, typer.Option("--partition", help="Slurm partition")] = None,
+    slurm_option: Annotated[
+        list[str] | None,
+        typer.Option("--slurm-option", help="KEY=VALUE sbatch option (repeatable)"),
+    ] = None,
+    detach: Annotated[
+        bool,
+        typer.Option("--detach", help="Slurm: exit once submitted; rerun or `bench status` later"),
+    ] = False,
 ) -> None:
-    """Run a suite (each run isolated, finished runs skipped, killed ones resumed), then report."""
+    """Run a suite (each run isolated, finished runs skipped, killed ones resumed), then report.
+    The [executor] table of the suite file takes the same keys; the command line wins."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if suite is None:
+        raise SentibenchError("Missing option --suite; e.g. sentibench bench --suite quick.")
+    from sentibench.bench.options import parse_slurm_options, resolve
     from sentibench.bench.runner import run_suite, suite_dir
     from sentibench.bench.suite import load_suite
 
     loaded = load_suite(suite, data)
-    outcomes = run_suite(loaded, runs, console)
+    cli_values = {
+        "executor": executor,
+        "max_parallel": max_parallel,
+        "cpus_per_run": cpus_per_run,
+        "gpus_per_run": gpus_per_run,
+        "mem_per_run": mem_per_run,
+        "time_limit": time_limit,
+        "partition": partition,
+        "slurm_options": parse_slurm_options(slurm_option or []),
+    }
+    options = resolve(loaded.executor, cli_values)
+    outcomes = run_suite(loaded, runs, console, options=options, detach=detach)
     folder = suite_dir(loaded, runs)
+    if detach:
+        submitted = [o for o in outcomes if o.status == "submitted"]
+        console.print(
+            f"Submitted {len(submitted)} runs to Slurm ({len(outcomes) - len(submitted)} already "
+            f"finished). Follow them with `sentibench bench status --runs {folder}`; rerun this "
+            "command to collect them and write the report."
+        )
+        return
     leaderboard(folder)  # the comparison is the product: end on it
     report_dir = folder / "report"
     console.print(
@@ -244,6 +314,18 @@ def bench(
             Text.assemble((f"{len(failed)} of {len(outcomes)} runs failed", "red"), "; see the report.")
         )
         raise typer.Exit(1)
+
+
+@bench_app.command("status")
+def bench_status(
+    runs: RunsOption = Path("runs"),
+    watch: Annotated[bool, typer.Option("--watch", help="refresh until every run is done")] = False,
+) -> None:
+    """A table of every run of the suites under --runs: queued / running / complete / failed /
+    collapsed, its job id, node, elapsed time and last epoch."""
+    from sentibench.bench.status import show_status
+
+    show_status(runs, console, watch)
 
 
 @app.command()

@@ -24,7 +24,7 @@ class Outcome:
 
     name: str
     path: Path
-    status: str  # complete | collapsed | failed
+    status: str  # complete | collapsed | failed | submitted (--detach)
     message: str | None
     seconds: float
     skipped: bool  # its record was already finished: nothing ran
@@ -62,10 +62,14 @@ def _epoch_note(path: Path) -> str:
 class SuiteProgress:
     """Call started() / tick() / finished() around each run; use as a context manager."""
 
-    def __init__(self, console: Console, suite: str, total: int, to_run: int) -> None:
+    def __init__(
+        self, console: Console, suite: str, total: int, to_run: int, parallel: int = 1
+    ) -> None:
         self.console, self.suite, self.total, self.to_run = console, suite, total, to_run
+        self.parallel = max(1, parallel)
         self.outcomes: list[Outcome] = []
-        self.current: tuple[int, str, Path, float] | None = None
+        self.running: dict[int, tuple[str, Path, float]] = {}  # index -> name, path, started
+        self.queued_count = 0
         self.live = Live(console=console, refresh_per_second=2) if console.is_terminal else None
 
     def __enter__(self) -> SuiteProgress:
@@ -75,7 +79,7 @@ class SuiteProgress:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.current = None
+        self.running.clear()
         if self.live:
             self.live.update(self.render())
             self.live.__exit__(*exc)
@@ -86,24 +90,29 @@ class SuiteProgress:
             return None
         mean = sum(ran) / len(ran)
         left = self.to_run - len(ran)
-        elapsed = time.monotonic() - self.current[3] if self.current else 0.0
-        return max(0.0, mean * left - min(elapsed, mean))
+        now = time.monotonic()
+        elapsed = sum(min(now - started, mean) for _, _, started in self.running.values())
+        return max(0.0, (mean * left - elapsed) / self.parallel)
 
     def status_line(self) -> Text:
-        if self.current is None:
+        if not self.running:
             trained = sum(not o.skipped for o in self.outcomes)
             return Text(
                 f"{self.suite}: {len(self.outcomes)} of {self.total} runs done ({trained} trained "
                 f"now, {len(self.outcomes) - trained} already finished)"
             )
-        index, name, path, started = self.current
         eta = self.eta_seconds()
-        return Text.assemble(
-            (f"[{index}/{self.total}] ", "bold"),
-            (name, "cyan"),
-            f" running {clock(time.monotonic() - started)}{_epoch_note(path)}",
-            f" — ETA {clock(eta)}" if eta is not None else " — ETA after the first run",
+        lines = []
+        for index, (name, path, started) in sorted(self.running.items()):
+            lines.append(Text.assemble(
+                (f"[{index}/{self.total}] ", "bold"),
+                (name, "cyan"),
+                f" running {clock(time.monotonic() - started)}{_epoch_note(path)}",
+            ))  # fmt: skip
+        lines[-1].append(
+            f" — ETA {clock(eta)}" if eta is not None else " — ETA after the first run"
         )
+        return Text("\n").join(lines)
 
     def render(self) -> Group:
         table = Table("#", "run", "status", "accuracy", "time", "note", title=self.suite)
@@ -119,12 +128,22 @@ class SuiteProgress:
             )
         return Group(table, self.status_line())
 
-    def started(self, index: int, name: str, path: Path) -> None:
-        self.current = (index, name, path, time.monotonic())
+    def queued(self, index: int, name: str, job_id: str) -> None:
+        if not self.live and job_id:  # a local run waiting for a free slot says nothing
+            self.console.print(
+                f"[{index}/{self.total}] {name}: queued (job {job_id})", highlight=False,
+                markup=False,
+            )
+
+    def started(self, index: int, name: str, path: Path, node: str = "") -> None:
+        self.running[index] = (name, path, time.monotonic())
         if self.live:
             self.live.update(self.render())
         else:
-            self.console.print(f"[{index}/{self.total}] {name}: training", highlight=False)
+            where = f" on {node}" if node and self.parallel > 1 else ""
+            self.console.print(
+                f"[{index}/{self.total}] {name}: training{where}", highlight=False, markup=False
+            )
 
     def tick(self) -> None:
         if self.live:
@@ -132,7 +151,7 @@ class SuiteProgress:
 
     def finished(self, index: int, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
-        self.current = None
+        self.running.pop(index, None)
         if self.live:
             self.live.update(self.render())
             return

@@ -1,6 +1,9 @@
 """Run a suite: every run in its own process, finished records skipped, the rest (re)started.
 
-- Isolation: a run is `python -m sentibench.bench.worker`, in a new session. An exception,
+- Where: an executor (bench/executor.py) runs the jobs: local processes, K at once with the
+  cores divided among them (bench/local.py), or a Slurm job array (bench/slurm.py). This
+  module only decides which runs, follows their handles and reads their run directories.
+- Isolation: a run is `python -m sentibench.bench.worker`, in a process of its own. An exception,
   a segfault or the out-of-memory killer ends that process only; the run is recorded as
   failed with its error and the suite goes on.
 - Budget: a run still going after its budget is killed (its process group) and recorded as
@@ -15,21 +18,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from sentibench.bench.executor import DONE, JOB_FILE, QUEUED, RUNNING, Executor, Handle, Job
+from sentibench.bench.local import LocalExecutor
+from sentibench.bench.options import ExecutorOptions
 from sentibench.bench.progress import Outcome, SuiteProgress
 from sentibench.bench.suite import Suite, SuiteRun
+from sentibench.bench.worker import LOCKED
 from sentibench.data.dataset import resolve_data
-from sentibench.errors import SentibenchError
+from sentibench.errors import ConfigError, SentibenchError
 from sentibench.registry import get_spec
 from sentibench.runs import RunDir, atomic_write_json, load_run, now_iso
 
@@ -77,12 +82,6 @@ def suite_lock(folder: Path) -> Iterator[None]:
         yield
 
 
-def _kill(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-
-
 def _log_tail(log_path: Path, offset: int) -> str | None:
     """The last line this attempt wrote to its log: the worker's error, or a traceback's end."""
     with open(log_path, encoding="utf-8", errors="replace") as handle:
@@ -95,12 +94,21 @@ def _log_tail(log_path: Path, offset: int) -> str | None:
     return lines[-1][:500] if lines else None
 
 
-def _failure_message(run: SuiteRun, code: int, over_budget: bool, tail: str | None) -> str:
-    if over_budget and run.budget_seconds is not None:  # only a run with a budget goes over it
+def _failure_message(run: SuiteRun, handle: Handle, executor: str, tail: str | None) -> str:
+    code = handle.returncode
+    if handle.extra.get("over_budget") and run.budget_seconds is not None:
         return (
             f"stopped after its time budget of {run.budget_seconds / 60:g} min; rerun the suite "
             "to resume it, or raise budget_minutes"
         )
+    if executor == "slurm" and (code is None or code < 0 or handle.cancelled):
+        how = "was cancelled" if handle.cancelled else f"ended ({handle.detail or 'gone'})"
+        return (
+            f"the Slurm job {handle.job_id} {how} before the run finished; rerun the bench to "
+            "resume it from its last epoch"
+        )
+    if code is None:
+        return tail or "the training process ended without an exit code"
     if code < 0:
         name = signal.Signals(-code).name
         hint = " (out of memory?)" if name == "SIGKILL" else ""
@@ -138,6 +146,41 @@ def _mtime(path: Path) -> float | None:
     return path.stat().st_mtime_ns if path.exists() else None
 
 
+def make_job(run: SuiteRun, path: Path, log_path: Path) -> Job:
+    spec = {
+        "model": run.model,
+        "preset": run.preset,
+        "seed": run.seed,
+        "data": run.data,
+        "overrides": run.override_args(),
+        "out": str(path),
+    }
+    return Job(run.name, path, log_path, spec, run.budget_seconds)
+
+
+def collect(run: SuiteRun, handle: Handle, executor: str) -> Outcome:
+    """What became of a finished handle, read from its run directory; a failure the runner
+    could not record itself (a killed worker) is recorded here."""
+    path = handle.job.path
+    seconds = handle.elapsed()
+    status = RunDir(path).status() if (path / "config.json").exists() else None
+    if status in FINISHED:
+        record = load_run(path)
+        return Outcome(run.name, path, record.status, record.message, seconds, skipped=False)
+    tail = _log_tail(handle.job.log_path, handle.extra.get("log_offset", 0))
+    if handle.returncode == LOCKED:  # trained by someone else right now: not ours to record
+        return Outcome(run.name, path, "failed", tail or "the run is locked", seconds, False)
+    recorded_now = _mtime(RunDir(path).status_path) != handle.extra.get("status_before")
+    code = handle.returncode
+    over_budget = handle.extra.get("over_budget", False)
+    if status == "failed" and recorded_now and not over_budget and code is not None and code > 0:
+        message = load_run(path).message  # the runner recorded the error itself
+    else:
+        message = _failure_message(run, handle, executor, tail)
+        _record_failure(run, path, message)
+    return Outcome(run.name, path, "failed", message, seconds, skipped=False)
+
+
 def execute(
     run: SuiteRun,
     path: Path,
@@ -147,59 +190,94 @@ def execute(
 ) -> Outcome:
     """Train one run in a worker process; wait, enforce its budget, record what happened."""
     _clear_placeholder(path)
-    job = {
-        "model": run.model,
-        "preset": run.preset,
-        "seed": run.seed,
-        "data": run.data,
-        "overrides": run.override_args(),
-        "out": str(path),
-        "parent_pid": os.getpid(),
-    }
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    executor = LocalExecutor(worker)
+    job = make_job(run, path, log_path)
     status_before = _mtime(RunDir(path).status_path)
-    started = time.monotonic()
-    over_budget = False
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"=== {now_iso()} {run.name}\n")
-        log.flush()
-        offset = log.tell()
-        process = subprocess.Popen(
-            [*worker, json.dumps(job)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    handle = executor.submit(job)
+    handle.extra["status_before"] = status_before
+    try:
+        while executor.poll(handle) != DONE:
+            executor.wait(handle, TICK_SECONDS)
+            tick()
+            _enforce_budget(executor, handle)
+    except BaseException:  # Ctrl-C: stop the worker; its run stays resumable
+        executor.close(interrupted=True)
+        raise
+    return collect(run, handle, executor.name)
+
+
+def _enforce_budget(executor: Executor, handle: Handle) -> None:
+    budget = handle.job.budget_seconds
+    if budget is not None and handle.state == RUNNING and handle.elapsed() > budget:
+        handle.extra["over_budget"] = True
+        executor.cancel(handle)
+
+
+def make_executor(
+    options: ExecutorOptions, suite: Suite, folder: Path, worker: tuple[str, ...]
+) -> Executor:
+    """The executor the options name, its options checked against the machine or cluster
+    before anything is submitted."""
+    if options.executor == "slurm":
+        from sentibench.bench.slurm import SlurmExecutor, check_cluster
+
+        check_cluster(options)
+        budgets = [r.budget_seconds for r in suite.runs if r.budget_seconds is not None]
+        budget = max(budgets) / 60 if budgets else None
+        return SlurmExecutor(folder / "logs" / "slurm", options, worker,
+                             f"sentibench-{suite.name}", budget)  # fmt: skip
+    if options.gpus_per_run:
+        check_local_gpus(options)
+    return LocalExecutor(worker, options.max_parallel, options.threads())
+
+
+def check_local_gpus(options: ExecutorOptions) -> None:
+    visible = _visible_gpus()
+    wanted = options.gpus_per_run * options.max_parallel
+    if visible < wanted:
+        raise ConfigError(
+            f"--gpus-per-run {options.gpus_per_run} x --max-parallel {options.max_parallel} "
+            f"needs {wanted} GPUs and this machine has {visible}; lower them or leave "
+            "--gpus-per-run out."
         )
-        log.write(f"=== worker pid {process.pid}\n")
-        log.flush()
-        try:
-            while process.poll() is None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=TICK_SECONDS)
-                tick()
-                elapsed = time.monotonic() - started
-                if run.budget_seconds is not None and elapsed > run.budget_seconds:
-                    over_budget = process.poll() is None
-                    _kill(process)
-        except BaseException:  # Ctrl-C: stop the worker; its run stays resumable
-            _kill(process)
-            raise
-    seconds = time.monotonic() - started
-    status = RunDir(path).status() if (path / "config.json").exists() else None
-    if status in FINISHED:
-        record = load_run(path)
-        return Outcome(run.name, path, record.status, record.message, seconds, skipped=False)
-    recorded_now = _mtime(RunDir(path).status_path) != status_before
-    if status == "failed" and recorded_now and not over_budget and process.returncode > 0:
-        message = load_run(path).message  # the runner recorded the error itself
-    else:
-        message = _failure_message(
-            run, process.returncode, over_budget, _log_tail(log_path, offset)
-        )
-        _record_failure(run, path, message)
-    return Outcome(run.name, path, "failed", message, seconds, skipped=False)
+
+
+def _visible_gpus() -> int:
+    try:
+        import torch
+    except ModuleNotFoundError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def live_slurm_job(path: Path) -> dict[str, Any] | None:
+    """The run's job.json if it names a Slurm job that is still queued or running."""
+    job_file = path / JOB_FILE
+    if not job_file.exists():
+        return None
+    try:
+        info = json.loads(job_file.read_text())
+    except ValueError:
+        return None
+    if info.get("executor") != "slurm":
+        return None
+    from sentibench.bench.lock import slurm_job_alive
+
+    return info if slurm_job_alive(str(info.get("job_id"))) else None
+
+
+def _write_job_file(executor: str, handle: Handle) -> None:
+    run_dir = RunDir(handle.job.path)
+    run_dir.create()
+    atomic_write_json(
+        run_dir.path / JOB_FILE,
+        {
+            "executor": executor,
+            "job_id": handle.job_id,
+            "submitted": now_iso(),
+            "log_offset": handle.extra.get("log_offset", 0),
+        },
+    )
 
 
 def run_suite(
@@ -208,29 +286,114 @@ def run_suite(
     console: Console | None = None,
     worker: tuple[str, ...] = WORKER,
     report: bool = True,
+    options: ExecutorOptions | None = None,
+    detach: bool = False,
 ) -> list[Outcome]:
-    """Run every run of `suite` not already finished under runs_root/<suite>; then report."""
+    """Run every run of `suite` not already finished under runs_root/<suite>; then report.
+
+    `options` say where (bench/options.py; default: here, one run at a time). `detach`
+    (Slurm): return once the jobs are submitted, with one "submitted" outcome per job."""
     console = console or Console()
+    options = options or ExecutorOptions()
+    if detach and options.executor != "slurm":
+        raise ConfigError("--detach needs --executor slurm (local runs end with their bench).")
     folder = suite_dir(suite, runs_root)
     for data in sorted({run.data for run in suite.runs}):
         resolve_data(data)  # a missing dataset stops the suite before anything trains
     with suite_lock(folder):
         plan = [(run, folder / run.name) for run in suite.runs]
         states = [existing_status(run, path) for run, path in plan]
+        executor = make_executor(options, suite, folder, worker)  # checks before submitting
         to_run = sum(state not in FINISHED for state in states)
-        outcomes = []
-        with SuiteProgress(console, suite.name, len(plan), to_run) as progress:
-            for index, ((run, path), state) in enumerate(zip(plan, states, strict=True), 1):
-                if state in FINISHED:
-                    outcome = Outcome(run.name, path, state, None, 0.0, skipped=True)
-                else:
-                    progress.started(index, run.name, path)
-                    log_path = folder / "logs" / f"{run.name}.log"
-                    outcome = execute(run, path, log_path, worker, progress.tick)
-                progress.finished(index, outcome)
-                outcomes.append(outcome)
+        outcomes: dict[int, Outcome] = {}
+        with SuiteProgress(console, suite.name, len(plan), to_run, executor.parallel) as progress:
+            try:
+                handles = _submit(executor, plan, states, folder, progress, outcomes)
+                if detach:
+                    for index, handle in handles.items():
+                        outcomes[index] = Outcome(handle.job.name, handle.job.path, "submitted",
+                                                  f"Slurm job {handle.job_id}", 0.0, False)  # fmt: skip
+                    return [outcomes[i] for i in sorted(outcomes)]
+                _follow(executor, handles, plan, progress, outcomes)
+            except BaseException:
+                executor.close(interrupted=True)
+                raise
+            executor.close(interrupted=False)
         if report:
             from sentibench.eval.report import write_report
 
             write_report(folder, folder / "report", title=f"sentibench suite '{suite.name}'")
-    return outcomes
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+def _submit(
+    executor: Executor,
+    plan: list[tuple[SuiteRun, Path]],
+    states: list[str | None],
+    folder: Path,
+    progress: SuiteProgress,
+    outcomes: dict[int, Outcome],
+) -> dict[int, Handle]:
+    """Skip finished runs, follow the live Slurm jobs of an earlier bench, submit the rest."""
+    handles: dict[int, Handle] = {}
+    pending: list[tuple[int, Job]] = []
+    for index, ((run, path), state) in enumerate(zip(plan, states, strict=True), 1):
+        if state in FINISHED:
+            outcome = Outcome(run.name, path, state, None, 0.0, skipped=True)
+            progress.finished(index, outcome)
+            outcomes[index] = outcome
+            continue
+        job = make_job(run, path, folder / "logs" / f"{run.name}.log")
+        live = live_slurm_job(path)
+        if live is not None:
+            attach = getattr(executor, "attach", None)  # an executor that can follow it
+            if attach is None:
+                raise SentibenchError(
+                    f"Run {path} is queued or running as Slurm job {live['job_id']}; wait for "
+                    "it (sentibench bench status), scancel it, or rerun with --executor slurm."
+                )
+            handle = attach(job, str(live["job_id"]), int(live.get("log_offset", 0)))
+            handle.extra["status_before"] = _mtime(RunDir(path).status_path)
+            handles[index] = handle
+            continue
+        _clear_placeholder(path)
+        pending.append((index, job))
+    befores = [_mtime(RunDir(job.path).status_path) for _, job in pending]
+    submitted = executor.submit_all([job for _, job in pending])
+    for (index, _), handle, before in zip(pending, submitted, befores, strict=True):
+        handle.extra["status_before"] = before
+        if executor.name == "slurm":
+            _write_job_file(executor.name, handle)
+        handles[index] = handle
+    return handles
+
+
+def _follow(
+    executor: Executor,
+    handles: dict[int, Handle],
+    plan: list[tuple[SuiteRun, Path]],
+    progress: SuiteProgress,
+    outcomes: dict[int, Outcome],
+) -> None:
+    """Poll every handle until each is done; enforce budgets; record and show outcomes."""
+    shown: dict[int, str] = {}
+    while handles:
+        for index, handle in list(handles.items()):
+            state = executor.poll(handle)
+            if state != shown.get(index):
+                shown[index] = state
+                if state == QUEUED:
+                    progress.queued(index, handle.job.name, handle.job_id)
+                elif state == RUNNING:
+                    progress.started(index, handle.job.name, handle.job.path, handle.node)
+            if state == DONE:
+                outcome = collect(plan[index - 1][0], handle, executor.name)
+                progress.finished(index, outcome)
+                outcomes[index] = outcome
+                del handles[index]
+            else:
+                _enforce_budget(executor, handle)
+        if handles:
+            running = [h for h in handles.values() if h.state == RUNNING]
+            executor.wait(running[0] if running else next(iter(handles.values())), TICK_SECONDS)
+            progress.tick()

@@ -8,6 +8,10 @@ A suite is a TOML file (the shipped ones live in sentibench/suites/):
     seeds = [0]              # default seeds of every run
     budget_minutes = 5       # optional: a run still training after this is stopped
 
+    [executor]               # optional: where the runs train (see bench/options.py)
+    executor = "slurm"
+    max_parallel = 8
+
     [[runs]]
     model = "cnn"
     seeds = [0, 1, 2]        # several seeds -> mean ± std in the report
@@ -27,12 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sentibench.bench.options import from_table
 from sentibench.config import apply_values, overrides_to_dict
 from sentibench.errors import ConfigError
 from sentibench.registry import REGISTRY
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
-TOP_KEYS = ("description", "data", "preset", "seeds", "budget_minutes", "runs")
+TOP_KEYS = ("description", "data", "preset", "seeds", "budget_minutes", "executor", "runs")
 RUN_KEYS = ("model", "preset", "seeds", "overrides", "data", "budget_minutes")
 NAMED_DATA = ("sample", "imdb")
 # Old names of shipped suites that still work: "seed" was the original project's settings,
@@ -63,6 +68,7 @@ class Suite:
     description: str
     data: str
     runs: tuple[SuiteRun, ...]
+    executor: dict[str, Any] = field(default_factory=dict)  # [executor]: see bench/options.py
 
 
 def shipped_suites() -> list[str]:
@@ -146,7 +152,8 @@ def load_suite(name_or_path: str, data: str | None = None) -> Suite:
                 )
             runs[run.name] = run
     description = _get(raw, "description", str, where, "")
-    return Suite(path.stem, path, description, suite_data, tuple(runs.values()))
+    executor = from_table(raw["executor"], where) if "executor" in raw else {}
+    return Suite(path.stem, path, description, suite_data, tuple(runs.values()), executor)
 
 
 def _expand(
