@@ -166,7 +166,7 @@ def check(options: ExecutorOptions) -> None:
             raise ConfigError(f"{_flag(name)} must be an integer >= {least}, got {value!r}.")
     if options.mem_per_run is not None and not _MEM.match(str(options.mem_per_run)):
         raise ConfigError(
-            f"--mem-per-run {options.mem_per_run!r} is not a memory size; give e.g. 8G or 500M."
+            f"--mem-per-run {options.mem_per_run!r} is not a memory size; give one such as 8G or 500M."
         )
     if options.time_limit is not None:
         parse_minutes(str(options.time_limit))

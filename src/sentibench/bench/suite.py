@@ -131,6 +131,7 @@ def load_suite(name_or_path: str, data: str | None = None) -> Suite:
         raise ConfigError(f"Suite file {path} is not valid TOML: {exc}.") from None
     where = f"Suite file {path}"
     _check_keys(raw, TOP_KEYS, where)
+    executor = from_table(raw["executor"], where) if "executor" in raw else {}
     suite_data = normalise_data(_get(raw, "data", str, where, "auto"), path.parent)
     if data is not None:
         suite_data = normalise_data(data, Path.cwd())
@@ -152,7 +153,6 @@ def load_suite(name_or_path: str, data: str | None = None) -> Suite:
                 )
             runs[run.name] = run
     description = _get(raw, "description", str, where, "")
-    executor = from_table(raw["executor"], where) if "executor" in raw else {}
     return Suite(path.stem, path, description, suite_data, tuple(runs.values()), executor)
 
 
