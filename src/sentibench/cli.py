@@ -209,7 +209,8 @@ def leaderboard(runs: RunsOption = Path("runs")) -> None:
     for record in others:
         console.print(
             Text.assemble(
-                ("not ranked", "yellow"), f" {record.name}: {record.status} — {record.message or ''}"
+                ("not ranked", "yellow"),
+                f" {record.name}: {record.status} — {record.message or ''}",
             )
         )
     console.print(f"Wrote {runs / 'leaderboard.md'}, leaderboard.csv and accuracy_summary.csv.")
@@ -311,7 +312,9 @@ def bench(
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         console.print(
-            Text.assemble((f"{len(failed)} of {len(outcomes)} runs failed", "red"), "; see the report.")
+            Text.assemble(
+                (f"{len(failed)} of {len(outcomes)} runs failed", "red"), "; see the report."
+            )
         )
         raise typer.Exit(1)
 

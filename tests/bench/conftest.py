@@ -12,7 +12,9 @@ import pytest
 def _cluster_module():
     name = "sentibench_tests_slurm_cluster"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("slurm_cluster.py"))
+        spec = importlib.util.spec_from_file_location(
+            name, Path(__file__).with_name("slurm_cluster.py")
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)

@@ -70,7 +70,8 @@ def test_a_suite_with_max_parallel_2_keeps_its_order_and_records(fakes, tiny_dat
     outcomes = run_suite(load_suite(str(path)), tmp_path / "runs", console, fakes.WORKER,
                          report=False, options=options)  # fmt: skip
     assert [(o.name.split("-")[0], o.status) for o in outcomes] == [
-        ("slow", "complete"), ("exploding", "failed"),
+        ("slow", "complete"),
+        ("exploding", "failed"),
     ]  # the slow one finished last: outcomes stay in the suite's order
     assert outcomes[1].message == "RuntimeError: boom in epoch 1"
     assert not any((o.path / ".train.lock").exists() for o in outcomes)  # every lock released

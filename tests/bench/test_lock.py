@@ -27,8 +27,9 @@ with run_lock(Path(sys.argv[1])):
 def test_the_lock_is_exclusive_while_held_and_gone_after(tmp_path):
     with run_lock(tmp_path) as me:
         assert read_lock(tmp_path) == me and me["pid"] == os.getpid()
-        with pytest.raises(SentibenchError, match=r"is being trained by pid \d+ on "), run_lock(
-            tmp_path
+        with (
+            pytest.raises(SentibenchError, match=r"is being trained by pid \d+ on "),
+            run_lock(tmp_path),
         ):
             pass
     assert not (tmp_path / LOCK_NAME).exists()
@@ -63,8 +64,9 @@ def test_a_reused_pid_is_not_the_holder(tmp_path):
 def test_a_holder_on_another_host_without_a_slurm_job_is_never_guessed_stale(tmp_path):
     lock = {"slurm_job": None, "host": "elsewhere", "pid": 1, "since": "2026-01-01T00:00:00"}
     (tmp_path / LOCK_NAME).write_text(json.dumps(lock))
-    with pytest.raises(SentibenchError, match="pid 1 on elsewhere .* remove that file"), run_lock(
-        tmp_path
+    with (
+        pytest.raises(SentibenchError, match="pid 1 on elsewhere .* remove that file"),
+        run_lock(tmp_path),
     ):
         pass
 

@@ -81,7 +81,8 @@ def test_bad_options_are_one_sentence(values, message):
 
 
 @pytest.mark.parametrize(
-    "text, minutes", [("90", 90), ("1:30:00", 90), ("2-00:00:00", 2880), ("10:30", 11), ("1-2", 1560)]
+    "text, minutes",
+    [("90", 90), ("1:30:00", 90), ("2-00:00:00", 2880), ("10:30", 11), ("1-2", 1560)],
 )
 def test_time_limits_take_slurm_forms(text, minutes):
     assert parse_minutes(text) == minutes

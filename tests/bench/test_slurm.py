@@ -120,7 +120,9 @@ def test_a_scancelled_job_resumes_and_the_leaderboard_equals_the_local_one(slurm
     assert second_job != first_job  # resubmitted
     log = (net / "train.log").read_text()  # resumed from its checkpoint, trained once
     assert log.count("starting") == 1 and log.count("resuming") == 1
-    epochs = [json.loads(line)["epoch"] for line in (net / "history.jsonl").read_text().splitlines()]
+    epochs = [
+        json.loads(line)["epoch"] for line in (net / "history.jsonl").read_text().splitlines()
+    ]
     assert epochs == list(range(1, len(epochs) + 1))
     for run in folder.glob("*-s0*"):  # no run trained twice to completion
         assert (run / "train.log").read_text().count("complete:") == 1, run

@@ -155,9 +155,7 @@ def _flag(name: str) -> str:
 def check(options: ExecutorOptions) -> None:
     """Checks that need no cluster: kinds, signs and forms. One sentence per problem."""
     if options.executor not in EXECUTORS:
-        raise ConfigError(
-            f"--executor {options.executor!r} is not one of {', '.join(EXECUTORS)}."
-        )
+        raise ConfigError(f"--executor {options.executor!r} is not one of {', '.join(EXECUTORS)}.")
     for name, least in (("max_parallel", 1), ("cpus_per_run", 1), ("gpus_per_run", 0)):
         value = getattr(options, name)
         if value is None:
@@ -166,7 +164,8 @@ def check(options: ExecutorOptions) -> None:
             raise ConfigError(f"{_flag(name)} must be an integer >= {least}, got {value!r}.")
     if options.mem_per_run is not None and not _MEM.match(str(options.mem_per_run)):
         raise ConfigError(
-            f"--mem-per-run {options.mem_per_run!r} is not a memory size; give one such as 8G or 500M."
+            f"--mem-per-run {options.mem_per_run!r} is not a memory size; "
+            "give one such as 8G or 500M."
         )
     if options.time_limit is not None:
         parse_minutes(str(options.time_limit))

@@ -131,7 +131,8 @@ class SuiteProgress:
     def queued(self, index: int, name: str, job_id: str) -> None:
         if not self.live and job_id:  # a local run waiting for a free slot says nothing
             self.console.print(
-                f"[{index}/{self.total}] {name}: queued (job {job_id})", highlight=False,
+                f"[{index}/{self.total}] {name}: queued (job {job_id})",
+                highlight=False,
                 markup=False,
             )
 

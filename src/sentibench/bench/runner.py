@@ -311,8 +311,9 @@ def run_suite(
                 handles = _submit(executor, plan, states, folder, progress, outcomes)
                 if detach:
                     for index, handle in handles.items():
-                        outcomes[index] = Outcome(handle.job.name, handle.job.path, "submitted",
-                                                  f"Slurm job {handle.job_id}", 0.0, False)  # fmt: skip
+                        job = handle.job
+                        note = f"Slurm job {handle.job_id}"
+                        outcomes[index] = Outcome(job.name, job.path, "submitted", note, 0.0, False)
                     return [outcomes[i] for i in sorted(outcomes)]
                 _follow(executor, handles, plan, progress, outcomes)
             except BaseException:

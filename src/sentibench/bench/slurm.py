@@ -104,9 +104,7 @@ def _run(command: list[str], what: str) -> str:
         raise SentibenchError(f"Slurm did not answer {what} ({exc}); is the cluster up?") from None
     if result.returncode != 0:
         message = (result.stderr or result.stdout).strip().splitlines()
-        raise SentibenchError(
-            f"Slurm refused {what}: {message[-1] if message else 'no message'}."
-        )
+        raise SentibenchError(f"Slurm refused {what}: {message[-1] if message else 'no message'}.")
     return result.stdout
 
 
@@ -151,10 +149,10 @@ def check_cluster(options: ExecutorOptions) -> str | None:
             f"--gpus-per-run {options.gpus_per_run}: no node of {where} has GPUs (sinfo shows "
             "no gpu gres); leave it out or choose a GPU partition with --partition."
         )
-    cpus = options.threads()
-    if nodes and cpus > max(c for c, _, _ in nodes):
+    wanted = options.threads()
+    if nodes and wanted > max(c for c, _, _ in nodes):
         raise ConfigError(
-            f"--cpus-per-run {cpus} is more than any node of {where} has "
+            f"--cpus-per-run {wanted} is more than any node of {where} has "
             f"({max(c for c, _, _ in nodes)} CPUs)."
         )
     if options.mem_per_run and nodes:

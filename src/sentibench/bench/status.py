@@ -4,6 +4,7 @@ Slurm jobs, squeue. Works from any machine that sees the runs folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -88,11 +89,9 @@ def collect_states(root: Path) -> list[RunState]:
         job_id = str(job.get("job_id", ""))
         slurm_state, node = slurm.get(job_id, ("", ""))
         lock = read_lock(folder)
-        history = []
-        try:
+        history: list[dict] = []
+        with contextlib.suppress(ValueError):  # a line being written right now
             history = run.history()
-        except ValueError:  # a line being written right now
-            pass
         epoch = str(history[-1].get("epoch", len(history))) if history else ""
         row = RunState(folder.name, status or "queued", job_id, node, "", epoch, message or "")
         if status in ("complete", "collapsed"):
