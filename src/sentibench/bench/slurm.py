@@ -14,6 +14,7 @@ Checkpointable), and the next `bench` resubmits any other unfinished run.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -118,6 +119,10 @@ def _mem_mb(text: str) -> float:
 def check_cluster(options: ExecutorOptions) -> str | None:
     """Check the options against the cluster (sinfo) before anything is submitted; return the
     partition the jobs go to (None: Slurm's default)."""
+    if importlib.util.find_spec("submitit") is None:
+        raise ConfigError(
+            "--executor slurm needs submitit; install it with pip install 'sentibench[slurm]'."
+        )
     if shutil.which("sbatch") is None or shutil.which("squeue") is None:
         raise ConfigError(
             "--executor slurm needs Slurm's sbatch and squeue on this machine (not found); run "
