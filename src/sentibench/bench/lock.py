@@ -104,6 +104,10 @@ def stale_reason(info: dict[str, Any]) -> str | None:
     job = info.get("slurm_job")
     if job:
         if job == slurm_job_id():
+            pid = info.get("pid")
+            same_host = info.get("host") == socket.gethostname()
+            if same_host and isinstance(pid, int) and _process_alive(pid, info.get("pid_start")):
+                return None  # an earlier incarnation's worker still runs here: wait for it
             return f"it was this Slurm job {job} before it was requeued"
         alive = slurm_job_alive(job)
         return f"its Slurm job {job} has ended" if alive is False else None

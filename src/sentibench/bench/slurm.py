@@ -92,10 +92,24 @@ class RunInJob:
         from submitit.helpers import DelayedSubmission
 
         process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        if process is not None and process.returncode is None:
+            # no process.wait() here: this runs in submitit's signal handler, which may have
+            # interrupted __call__ inside wait() (its lock is held); a zombie trains nothing
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            deadline = time.monotonic() + 30
+            while _running(process.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
         return DelayedSubmission(type(self)(self.worker, self.spec, self.log_path, self.name))
+
+
+def _running(pid: int) -> bool:
+    """Whether a process still runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _run(command: list[str], what: str) -> str:
