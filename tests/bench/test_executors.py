@@ -114,3 +114,43 @@ def test_checkpoint_stops_the_worker_before_the_job_is_requeued(tiny_data, tmp_p
     thread.join(10)
     assert codes == [-9]  # the worker is gone before submitit requeues the job
     assert delayed.function.spec == run.spec and delayed.function._process is None
+
+
+SHOW_GPUS = """
+import json, os, sys, time
+job = json.loads(sys.argv[1])
+time.sleep(0.5)
+open(job["out"] + ".gpus", "w").write(os.environ.get("CUDA_VISIBLE_DEVICES", "") + "|"
+                                      + str(job.get("gpus", "")))
+"""
+
+
+def test_each_local_worker_gets_gpus_of_its_own(tmp_path):
+    executor = LocalExecutor((sys.executable, "-c", SHOW_GPUS), parallel=2, gpus_per_run=2, gpus=4)
+    handles = executor.submit_all([_job(tmp_path, f"run{i}") for i in range(3)])
+    deadline = time.monotonic() + 60
+    while any(executor.poll(h) != DONE for h in handles):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    seen = [(tmp_path / f"run{i}.gpus").read_text() for i in range(3)]
+    assert seen[:2] == ["0,1|2", "2,3|2"] and seen[2] in ("0,1|2", "2,3|2")
+    assert sorted(executor.free_gpus) == [0, 1, 2, 3]
+
+
+def test_a_run_on_several_gpus_is_launched_with_torchrun():
+    from sentibench.bench.worker import launch_command
+
+    command = launch_command({"model": "bert_native", "out": "/r", "gpus": 4, "parent_pid": 1})
+    assert command[1:5] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4"]
+    assert command[5:7] == ["-m", "sentibench.bench.worker"]
+    assert json.loads(command[7]) == {"model": "bert_native", "out": "/r"}  # ranks: no relaunch
+
+
+def test_gpus_on_a_machine_without_enough_is_one_sentence(monkeypatch):
+    from sentibench.bench import runner
+    from sentibench.errors import ConfigError
+
+    if runner._visible_gpus() >= 2:
+        pytest.skip("this machine has GPUs")
+    with pytest.raises(ConfigError, match=r"^--gpus-per-run 1 x --max-parallel 2 needs 2 GPUs"):
+        runner.check_local_gpus(ExecutorOptions(max_parallel=2, gpus_per_run=1))

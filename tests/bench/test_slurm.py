@@ -67,26 +67,35 @@ def leaderboard(folder: Path) -> list[tuple[str, ...]]:
     return rows
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["--partition", "nope"], "--partition 'nope' is not a partition of this cluster; "
-                                  "partitions: local."),
-        (["--gpus-per-run", "1"], "--gpus-per-run 1: no node of partition 'local' has GPUs"),
-        (["--cpus-per-run", "999"], "--cpus-per-run 999 is more than any node of partition "
-                                    "'local' has"),
-    ],
-)  # fmt: skip
-def test_bad_options_are_refused_before_anything_is_submitted(slurm_cluster, tmp_path, args,
-                                                               message):  # fmt: skip
-    suite = tmp_path / "mini.toml"
-    suite.write_text(SUITE)
+def test_bad_options_are_refused_before_anything_is_submitted(slurm_cluster, tmp_path):
+    from sentibench.bench.options import ExecutorOptions
+    from sentibench.bench.slurm import check_cluster
+    from sentibench.errors import ConfigError
+
     before = squeue_ids()
+    refused = {
+        "--partition 'nope' is not a partition of this cluster; partitions: local.":
+            ExecutorOptions("slurm", partition="nope"),
+        "--gpus-per-run 1: no node of partition 'local' has GPUs":
+            ExecutorOptions("slurm", gpus_per_run=1),
+        "--cpus-per-run 999 is more than any node of partition 'local' has":
+            ExecutorOptions("slurm", cpus_per_run=999),
+        "--mem-per-run 100T is more than any node of partition 'local' has":
+            ExecutorOptions("slurm", mem_per_run="100T"),
+    }  # fmt: skip
+    for message, options in refused.items():
+        with pytest.raises(ConfigError) as caught:
+            check_cluster(options)
+        assert str(caught.value).startswith(message)
+    assert check_cluster(ExecutorOptions("slurm", cpus_per_run=1)) == "local"
+
+    suite = tmp_path / "mini.toml"  # and through the command line: one line, nothing submitted
+    suite.write_text(SUITE)
     done = bench("--suite", str(suite), "--runs", str(tmp_path / "runs"), "--executor", "slurm",
-                 *args, timeout=120)  # fmt: skip
+                 "--gpus-per-run", "1", timeout=120)  # fmt: skip
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: --gpus-per-run 1: no node"), done.stderr
     assert squeue_ids() == before  # nothing submitted
     assert not list((tmp_path / "runs").glob("mini/*/config.json"))
 
@@ -153,3 +162,36 @@ def _alive_in_squeue(job_id: str) -> bool:
     out = subprocess.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],
                          capture_output=True, text=True).stdout.split()  # fmt: skip
     return any(state in ("PENDING", "RUNNING", "COMPLETING") for state in out)
+
+
+def test_a_preempted_job_is_requeued_by_submitit_and_resumes_from_its_checkpoint(
+    slurm_cluster, tmp_path
+):
+    suite = tmp_path / "one.toml"
+    suite.write_text(
+        SUITE[: SUITE.index("[[runs]]")] + SUITE[SUITE.index('[[runs]]\nmodel = "cnn"') :]
+    )
+    runs = tmp_path / "runs"
+    common = ["--suite", str(suite), "--runs", str(runs), "--executor", "slurm",
+              "--cpus-per-run", "1"]  # fmt: skip
+    assert bench(*common, "--detach").returncode == 0
+    net = next((runs / "one").glob("cnn-quick-s0-*"))
+    job_id = json.loads((net / "job.json").read_text())["job_id"]
+    wait_for(lambda: (net / "history.jsonl").exists())
+    # what preemption does (submitit's own test helper does the same): SIGTERM, then USR2
+    subprocess.run(["scancel", "--signal=TERM", job_id], check=True)
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    wait_for(lambda: "Requeuing JobId=" + job_id in _controller_log(slurm_cluster), 60)
+    # Slurm holds a requeued job for two minutes; let it start now
+    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+
+    done = bench(*common)  # follows the requeued job: nothing submitted again
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((net / "job.json").read_text())["job_id"] == job_id
+    log = (net / "train.log").read_text()
+    assert log.count("starting") == 1 and log.count("resuming") == 1
+    assert log.count("complete:") == 1
+
+
+def _controller_log(cluster: Path) -> str:
+    return (cluster / "log" / "slurmctld.log").read_text()

@@ -24,8 +24,17 @@ from sentibench.runs import now_iso
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, worker: tuple[str, ...], parallel: int = 1, threads: int | None = None):
+    def __init__(
+        self,
+        worker: tuple[str, ...],
+        parallel: int = 1,
+        threads: int | None = None,
+        gpus_per_run: int = 0,
+        gpus: int = 0,
+    ) -> None:
         self.worker, self.parallel, self.threads = worker, max(1, parallel), threads
+        self.gpus_per_run = gpus_per_run
+        self.free_gpus = list(range(gpus))  # device indices not given to a running worker
         self.queue: list[Handle] = []
         self.processes: dict[int, subprocess.Popen] = {}  # id(handle) -> its worker
         self.host = socket.gethostname()
@@ -54,6 +63,12 @@ class LocalExecutor:
         if self.threads is not None:
             spec["threads"] = self.threads
             env.update(thread_env(self.threads))
+        if self.gpus_per_run:  # each worker sees only its own GPUs
+            devices = [self.free_gpus.pop(0) for _ in range(self.gpus_per_run)]
+            handle.extra["gpus"] = devices
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, devices))
+            if self.gpus_per_run > 1:
+                spec["gpus"] = self.gpus_per_run
         job.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(job.log_path, "a", encoding="utf-8") as log:
             log.write(f"=== {now_iso()} {job.name}\n")
@@ -80,6 +95,7 @@ class LocalExecutor:
             handle.returncode = process.returncode
             handle.mark(DONE)
             self.processes.pop(id(handle))
+            self.free_gpus += handle.extra.pop("gpus", [])
         self._fill()
         return handle.state
 
@@ -104,6 +120,7 @@ class LocalExecutor:
         process.wait()
         handle.returncode = process.returncode
         handle.mark(DONE)
+        self.free_gpus += handle.extra.pop("gpus", [])
 
     def close(self, interrupted: bool) -> None:
         """Local workers never outlive the bench: stop what still runs."""

@@ -226,12 +226,13 @@ def make_executor(
         budget = max(budgets) / 60 if budgets else None
         return SlurmExecutor(folder / "logs" / "slurm", options, worker,
                              f"sentibench-{suite.name}", budget)  # fmt: skip
-    if options.gpus_per_run:
-        check_local_gpus(options)
-    return LocalExecutor(worker, options.max_parallel, options.threads())
+    gpus = check_local_gpus(options) if options.gpus_per_run else 0
+    return LocalExecutor(worker, options.max_parallel, options.threads(),
+                         options.gpus_per_run, gpus)  # fmt: skip
 
 
-def check_local_gpus(options: ExecutorOptions) -> None:
+def check_local_gpus(options: ExecutorOptions) -> int:
+    """The GPUs this machine has, if enough for --gpus-per-run x --max-parallel."""
     visible = _visible_gpus()
     wanted = options.gpus_per_run * options.max_parallel
     if visible < wanted:
@@ -240,6 +241,7 @@ def check_local_gpus(options: ExecutorOptions) -> None:
             f"needs {wanted} GPUs and this machine has {visible}; lower them or leave "
             "--gpus-per-run out."
         )
+    return visible
 
 
 def _visible_gpus() -> int:
