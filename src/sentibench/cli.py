@@ -67,9 +67,8 @@ def models(
 ) -> None:
     """List the registry: every model name, its family and presets."""
     from sentibench.config import field_help
-    from sentibench.registry import REGISTRY
-
     from sentibench.eval.terminal import Column, fitted_table
+    from sentibench.registry import REGISTRY
 
     columns = [
         Column("model", "name"),
