@@ -23,11 +23,10 @@ def _install() -> str | None:
         return "a local Slurm cluster needs root (apt-get install slurm-wlm munge, its daemons)"
     if shutil.which("apt-get") is None:
         return "no apt-get here to install slurm-wlm and munge"
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "slurm-wlm", "munge"],
-        check=True, stdout=subprocess.DEVNULL, timeout=900,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )  # fmt: skip
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"],
+                    ["apt-get", "install", "-y", "-qq", "slurm-wlm", "munge"]):  # fmt: skip
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=900, env=env)
     return None
 
 
