@@ -320,6 +320,12 @@ def run_suite(
                 _follow(executor, handles, plan, progress, outcomes)
             except BaseException:
                 executor.close(interrupted=True)
+                if executor.name == "slurm":
+                    console.print(
+                        f"The Slurm jobs go on; `sentibench bench status --runs {folder}` shows "
+                        "them, and rerunning this command collects them.",
+                        markup=False, highlight=False,
+                    )  # fmt: skip
                 raise
             executor.close(interrupted=False)
         if report:
