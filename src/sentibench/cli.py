@@ -67,9 +67,8 @@ def models(
 ) -> None:
     """List the registry: every model name, its family and presets."""
     from sentibench.config import field_help
-    from sentibench.registry import REGISTRY
-
     from sentibench.eval.terminal import Column, fitted_table
+    from sentibench.registry import REGISTRY
 
     columns = [
         Column("model", "name"),
@@ -165,12 +164,13 @@ def reproduce(
     run: Annotated[Path, typer.Argument(help="a run directory")],
     out: Annotated[Path | None, typer.Option(help="new run directory")] = None,
     runs: RunsOption = Path("runs"),
+    trust_remote_code: TrustOption = False,
 ) -> None:
     """Train again with a run's model, data and resolved config, and compare accuracy."""
     from sentibench.runs import is_main_process, load_run
     from sentibench.train.runner import reproduce as reproduce_run
 
-    path = reproduce_run(run, out, runs)
+    path = reproduce_run(run, out, runs, trust_remote_code)
     if not is_main_process():  # one of several launched processes: the main one reports
         return
     before, after = load_run(run).metrics or {}, load_run(path).metrics or {}
@@ -209,7 +209,8 @@ def leaderboard(runs: RunsOption = Path("runs")) -> None:
     for record in others:
         console.print(
             Text.assemble(
-                ("not ranked", "yellow"), f" {record.name}: {record.status} — {record.message or ''}"
+                ("not ranked", "yellow"),
+                f" {record.name}: {record.status} — {record.message or ''}",
             )
         )
     console.print(f"Wrote {runs / 'leaderboard.md'}, leaderboard.csv and accuracy_summary.csv.")
@@ -241,7 +242,9 @@ def bench(
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         console.print(
-            Text.assemble((f"{len(failed)} of {len(outcomes)} runs failed", "red"), "; see the report.")
+            Text.assemble(
+                (f"{len(failed)} of {len(outcomes)} runs failed", "red"), "; see the report."
+            )
         )
         raise typer.Exit(1)
 
