@@ -4,9 +4,12 @@
     python benchmarks/bucketing.py --data sample --epochs 1 --no-write   # smoke run
     python benchmarks/bucketing.py --threads 1 2   # both variants at 1 torch thread, then at 2
     python benchmarks/bucketing.py --steps-only    # only the time-step count below, no training
+    python benchmarks/bucketing.py --runs DIR      # keep the records; a rerun keeps complete ones
 
-Both variants train the same model (the lstm cpu preset with max_len 512, so both read the same
-tokens) for the same epochs and seed, one after the other in this process; they differ only in
+Each variant is one run of sentibench's runner (train.runner.run_training: a run record in
+--runs, by default a temporary folder, so that both are measured afresh). Both variants train
+the same model (the lstm cpu preset with max_len 512, so both read the same tokens) for the
+same epochs and seed, one after the other in this process; they differ only in
 batching: `bucketed` groups reviews of similar length and pads each batch to its longest review
 (the default), `naive` shuffles without grouping and pads every batch to 512 tokens. Training
 throughput is the mean of the per-epoch reviews/s of the run's history (training passes only);
@@ -60,8 +63,10 @@ def train(variant: str, args: argparse.Namespace, root: Path, threads: int) -> d
     overrides = overrides_of(variant, args)
     if threads:
         overrides.append(f"threads={threads}")
-    path = run_training(args.model, data=args.data, preset="cpu", overrides=overrides,
-                        seed=args.seed, out=root / f"{variant}-{threads}")  # fmt: skip
+    path = root / f"{variant}-{threads}"
+    if not (path / "config.json").exists() or load_run(path).status != "complete":
+        run_training(args.model, data=args.data, preset="cpu", overrides=overrides,
+                     seed=args.seed, out=path)  # fmt: skip
     record, history = load_run(path), RunDir(path).history()
     rates = [row["reviews_per_s"] for row in history]
     return {
@@ -141,6 +146,8 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a paragraph added under the table")
     parser.add_argument("--threads", type=int, nargs="+", default=[0],
                         help="torch thread counts to measure, each with both variants")  # fmt: skip
+    parser.add_argument("--runs", type=Path, help="keep the run records here (default: a temporary "
+                        "folder); a rerun keeps the complete ones")  # fmt: skip
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--steps-only", action="store_true", help="print the step count only")
     args = parser.parse_args()
@@ -148,7 +155,8 @@ def main() -> None:
         print(steps_line(padded_steps(args)))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [train(variant, args, Path(tmp), n) for n in args.threads for variant in VARIANTS]
+        root = args.runs or Path(tmp)
+        rows = [train(variant, args, root, n) for n in args.threads for variant in VARIANTS]
     steps = padded_steps(args)
     text = section(rows, args, steps) + (f"\n\n{args.note}" if args.note else "")
     print(text)

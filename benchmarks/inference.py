@@ -361,8 +361,9 @@ def main() -> None:
 
     import torch
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from sentibench.runtime import set_threads
+
+    set_threads(args.threads)  # torch's and the BLAS pools', as load_run and serve set them
     run = args.run
     if args.train:
         run = train_minilm(args.data, args.train_size, args.n, args.seed, args.runs)
@@ -384,6 +385,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "src"))
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     main()

@@ -7,13 +7,13 @@ import shlex
 import sys
 from pathlib import Path
 
+from sentibench.runs import atomic_write_text
+
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 
 def write_section(name: str, text: str, path: Path = BENCHMARKS_MD) -> None:
     """Replace section `name` of `path` with `text` (or append it), atomically."""
-    from sentibench.runs import atomic_write_text  # lazily: scripts may set sys.path first
-
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     block = f"{start}\n{text.strip()}\n{end}"

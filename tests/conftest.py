@@ -52,6 +52,16 @@ def toy_net_when_named(request):
         unregister_toy()
 
 
+@pytest.fixture(autouse=True)
+def denormals_restored():
+    """The training loop turns on flush-to-zero for speed (train/loop.py) and leaves it on;
+    hypothesis then refuses to generate floats, so each test starts with it off."""
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_flush_denormal(False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def one_thread():
     try:
@@ -170,3 +180,13 @@ def fakes(monkeypatch):
         spec.loader.exec_module(module)
     sys.modules[name].register(monkeypatch.setitem)
     return sys.modules[name]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many generated inputs the property-based tests tried (tests/property_inputs.py)."""
+    module = sys.modules.get("property_inputs")
+    if module is not None and module.TRIED:
+        tried, parsed = module.TRIED, module.PARSED
+        each = ", ".join(f"{name} {n} ({parsed[name]} parsed)" for name, n in sorted(tried.items()))
+        total = sum(tried.values())
+        terminalreporter.write_line(f"property-based tests: {total} generated inputs: {each}")

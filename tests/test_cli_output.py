@@ -26,11 +26,7 @@ def sentibench(*args: str, columns: int = 80, cwd: Path | None = None):
 
 def table_cells(out: str) -> set[str]:
     """Every cell's text on every line of the tables in `out` (header rows included)."""
-    return {
-        cell.strip()
-        for line in out.splitlines()
-        for cell in line.replace("┃", "│").split("│")
-    }
+    return {cell.strip() for line in out.splitlines() for cell in line.replace("┃", "│").split("│")}
 
 
 def test_version():

@@ -164,12 +164,13 @@ def reproduce(
     run: Annotated[Path, typer.Argument(help="a run directory")],
     out: Annotated[Path | None, typer.Option(help="new run directory")] = None,
     runs: RunsOption = Path("runs"),
+    trust_remote_code: TrustOption = False,
 ) -> None:
     """Train again with a run's model, data and resolved config, and compare accuracy."""
     from sentibench.runs import is_main_process, load_run
     from sentibench.train.runner import reproduce as reproduce_run
 
-    path = reproduce_run(run, out, runs)
+    path = reproduce_run(run, out, runs, trust_remote_code)
     if not is_main_process():  # one of several launched processes: the main one reports
         return
     before, after = load_run(run).metrics or {}, load_run(path).metrics or {}

@@ -16,7 +16,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sentibench.errors import ConfigError
+from sentibench.errors import ConfigError, one_line
 
 T = TypeVar("T")
 
@@ -130,8 +130,14 @@ def overrides_to_dict(overrides: list[str]) -> dict[str, Any]:
             raise ConfigError(f"Override '{item}' is not of the form key=value.")
         node = result
         *parents, leaf = key.strip().split(".")
-        for part in parents:
+        for depth, part in enumerate(parents, start=1):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):  # "a=1" then "a.b=2"
+                table = ".".join(parents[:depth])
+                raise ConfigError(
+                    f"Override '{item}' sets a field of '{table}', which another --set gave "
+                    f"the value {node!r}."
+                )
         node[leaf] = parse_value(raw.strip())
     return result
 
@@ -143,8 +149,12 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"Config file {path} does not exist.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Config file {path} is not valid UTF-8 (byte {exc.start}).") from None
+    except OSError as exc:  # a folder, no permission
+        raise ConfigError(f"Config file {path} cannot be read ({exc.strerror or exc}).") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from None
+        raise ConfigError(f"Config file {path} is not valid TOML: {one_line(exc)}.") from None
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -230,7 +230,8 @@ UNREADABLE = (OSError, ValueError, RuntimeError, KeyError, EOFError)
 def refuse_remote_code(record: RunRecord, trust_remote_code: bool) -> None:
     """A run folder is something people send each other: a recorded trust_remote_code = true
     alone never runs the Python code it may hold; the user who loads it must allow it."""
-    recorded = record.config.get("config", {}).get(REMOTE_CODE_KEY, False)
+    values = record.config.get("config")
+    recorded = values.get(REMOTE_CODE_KEY, False) if isinstance(values, dict) else False
     if recorded is not False and not trust_remote_code:
         raise SentibenchError(
             f"Run {record.path} was trained with trust_remote_code = true, so loading it would "

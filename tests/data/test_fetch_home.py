@@ -182,4 +182,3 @@ def test_fetch_after_a_killed_fetch_removes_its_staging_folder(tarball, sentiben
 
     fetch_imdb("aclimdb", tarball, allow_partial=True)
     assert leftovers(sentibench_home) == [] and (sentibench_home / "imdb").is_dir()
-

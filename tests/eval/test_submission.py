@@ -77,7 +77,9 @@ def test_score_uses_the_ids_in_any_order(tmp_path):
 
 def test_evaluate_cli_reports_the_real_line(tmp_path, tiny_data):
     test = pd.read_json(tiny_data / "test.jsonl", lines=True, dtype={"id": str})
-    lines = ["id,sentiment"] + [f"{i},{label}" for i, label in zip(test["id"], test["label"])]
+    lines = ["id,sentiment"] + [
+        f"{i},{label}" for i, label in zip(test["id"], test["label"], strict=True)
+    ]
     lines[4] = lines[4].rsplit(",", 1)[0] + ",yes"
     path = write(tmp_path, "\n".join(lines) + "\n")
     done = subprocess.run(

@@ -115,16 +115,16 @@ class SuiteProgress:
         return Text("\n").join(lines)
 
     def render(self) -> Group:
-        table = Table("#", "run", "status", "accuracy", "time", "note", title=self.suite)
+        table = Table("#", "run", "status", "accuracy", "time", "note", title=Text(self.suite))
         for number, outcome in enumerate(self.outcomes, start=1):
             status = "skipped" if outcome.skipped else outcome.status
             table.add_row(
                 str(number),
-                outcome.name,
+                Text(outcome.name),  # Text: names and messages are never read as markup
                 Text(status, STATUS_STYLE.get(status, "")),
                 _accuracy(outcome.path),
                 "" if outcome.skipped else clock(outcome.seconds),
-                (outcome.message or "")[:80] if outcome.status != "complete" else "",
+                Text((outcome.message or "")[:80] if outcome.status != "complete" else ""),
             )
         return Group(table, self.status_line())
 

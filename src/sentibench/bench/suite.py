@@ -33,7 +33,7 @@ from typing import Any
 
 from sentibench.bench.options import from_table
 from sentibench.config import apply_values, overrides_to_dict
-from sentibench.errors import ConfigError
+from sentibench.errors import ConfigError, one_line
 from sentibench.registry import REGISTRY
 
 SUITES_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -94,9 +94,17 @@ def set_args(overrides: dict[str, Any]) -> list[str]:
     return [f"{key}={toml_literal(value)}" for key, value in overrides.items()]
 
 
+def _user_path(text: str) -> Path:
+    """~ expanded; "~name" of no known user stays as typed (data.dataset imports sklearn)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
+
+
 def find_suite(name_or_path: str) -> Path:
     """A shipped suite by name, or a suite file by path."""
-    path = Path(name_or_path).expanduser()
+    path = _user_path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise ConfigError(f"Suite file {path} does not exist.")
@@ -118,7 +126,9 @@ def normalise_data(data: str, base: Path) -> str:
         return resolve_data("auto")[1]
     if data in NAMED_DATA:
         return data
-    path = Path(data).expanduser()
+    if "\x00" in data:  # TOML can say "\u0000"; no file system can
+        raise ConfigError(f"data {data!r} cannot be a folder name: it holds a NUL character.")
+    path = _user_path(data)
     return str((path if path.is_absolute() else base / path).resolve())
 
 
@@ -127,8 +137,12 @@ def load_suite(name_or_path: str, data: str | None = None) -> Suite:
     path = find_suite(name_or_path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"Suite file {path} is not valid UTF-8 (byte {exc.start}).") from None
+    except OSError as exc:  # a folder named like a .toml file, no permission
+        raise ConfigError(f"Suite file {path} cannot be read ({exc.strerror or exc}).") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Suite file {path} is not valid TOML: {exc}.") from None
+        raise ConfigError(f"Suite file {path} is not valid TOML: {one_line(exc)}.") from None
     where = f"Suite file {path}"
     _check_keys(raw, TOP_KEYS, where)
     executor = from_table(raw["executor"], where) if "executor" in raw else {}

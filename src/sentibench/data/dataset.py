@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,15 @@ from sentibench.errors import DataError
 
 COLUMNS = ("id", "text", "label", "rating")
 SAMPLE_DIR = Path(__file__).parent / "sample"
+
+
+def user_path(text: str | Path) -> Path:
+    """A path as a user typed it, with ~ expanded; "~name" of no known user stays as typed
+    (the error about a missing file then names it) instead of raising RuntimeError."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
 
 
 def sentibench_home() -> Path:
@@ -91,8 +101,35 @@ def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
         raise DataError(f"{where} row {row + 1} repeats id {frame['id'][row]!r}.")
     frame["label"] = frame["label"].astype(np.int64)
-    frame["rating"] = pd.array(frame["rating"], dtype="Int64")
+    frame["rating"] = _ratings(frame["rating"], where)
     return frame
+
+
+def _ratings(column: pd.Series, where: str) -> pd.api.extensions.ExtensionArray:
+    """The star ratings as Int64 (null where a source has none); anything else is an error."""
+    try:
+        with warnings.catch_warnings():  # numpy warns on a huge float before pandas raises
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return pd.array(column, dtype="Int64")
+    except (TypeError, ValueError, OverflowError):
+        for row, value in enumerate(column):
+            if not _whole_or_null(value):
+                raise DataError(
+                    f"{where} row {row + 1} has rating {value!r}; expected a whole number or null."
+                ) from None
+        raise DataError(f"{where} has a rating too large to be a number of stars.") from None
+
+
+def _whole_or_null(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | np.integer):
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value)) or float(value).is_integer()
+    return False
 
 
 def split_file(folder: Path, split: str) -> Path:
@@ -137,7 +174,7 @@ def resolve_data(data: str) -> tuple[Path, str]:
                 f"No full IMDB data in {imdb_dir()}; run `sentibench data fetch imdb` first."
             )
         return imdb_dir(), "imdb"
-    path = Path(data).expanduser()
+    path = user_path(data)
     if not path.is_dir():
         raise DataError(f"--data {data}: no such folder (use sample, imdb, or a prepared folder).")
     return path, str(path)

@@ -27,6 +27,7 @@ from sentibench.data.dataset import (
     resolve_data,
     sentibench_home,
     sha256_file,
+    user_path,
     validate_frame,
 )
 from sentibench.data.sources import read_source
@@ -48,7 +49,7 @@ def fetch_imdb(source: str, path: Path | None = None, allow_partial: bool = Fals
     otherwise each split must be exactly the official 12,500 negative + 12,500 positive.
     Returns the manifest written next to the data.
     """
-    path = None if path is None else Path(path).expanduser()
+    path = None if path is None else user_path(path)
     where = f"source {source}" + (f" ({path})" if path is not None else "")
     home = sentibench_home()
     with _fetch_lock(home):  # first: an unwritable home fails before a long read
@@ -129,7 +130,11 @@ def _remove_leftovers(home: Path) -> None:
     no cache: the old one is put back first."""
     if os.name != "posix":
         return
-    for entry in sorted(home.iterdir()):
+    try:
+        entries = sorted(home.iterdir())
+    except OSError:  # a home that cannot be listed cannot be written either: said next
+        return
+    for entry in entries:
         if not LEFTOVER.fullmatch(entry.name) or entry.is_symlink() or not entry.is_dir():
             continue
         old_cache = entry / imdb_dir().name

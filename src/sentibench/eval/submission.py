@@ -6,11 +6,15 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sentibench.errors import DataError
+from sentibench.errors import DataError, one_line
 from sentibench.metrics import classification_metrics
+
+if TYPE_CHECKING:
+    from _csv import Reader  # the type csv.reader returns
 
 REQUIRED = ("id", "sentiment")
 # Kaggle's format is 0 or 1; "1.0" is what a float column written by pandas gives.
@@ -37,13 +41,15 @@ def read_submission(path: Path) -> pd.DataFrame:
     try:
         header, rows = _read_rows(reader, path)
     except csv.Error as exc:
-        raise DataError(f"{path} line {reader.line_num} is not readable CSV ({exc}).") from None
+        raise DataError(
+            f"{path} line {reader.line_num} is not readable CSV ({one_line(exc)})."
+        ) from None
     frame = pd.DataFrame([row for _, row in rows], columns=header, dtype=object)
     frame["sentiment"] = frame["sentiment"].astype("int64")
     return frame
 
 
-def _read_rows(reader: csv.Reader, path: Path) -> tuple[list[str], list[tuple[int, list]]]:
+def _read_rows(reader: Reader, path: Path) -> tuple[list[str], list[tuple[int, list[object]]]]:
     """The header and (line, row) of every row, each row checked (`sentiment` made an int)."""
     header = next(reader, None)
     if not header:
@@ -55,7 +61,7 @@ def _read_rows(reader: csv.Reader, path: Path) -> tuple[list[str], list[tuple[in
     if len(set(header)) != len(header):
         raise DataError(f"{path} header repeats a column name ({','.join(header)}).")
     id_at, sentiment_at = header.index("id"), header.index("sentiment")
-    rows: list[tuple[int, list]] = []
+    rows: list[tuple[int, list[object]]] = []
     seen: dict[str, int] = {}
     line = reader.line_num + 1  # the line the next row starts on
     for row in reader:
@@ -78,8 +84,9 @@ def _read_rows(reader: csv.Reader, path: Path) -> tuple[list[str], list[tuple[in
                 raise DataError(
                     f"{path} line {line}: sentiment {row[sentiment_at]!r} is not 0 or 1."
                 )
-            row[id_at], row[sentiment_at] = review_id, int(match.group(1))
-            rows.append((line, row))
+            cells: list[object] = list(row)
+            cells[id_at], cells[sentiment_at] = review_id, int(match.group(1))
+            rows.append((line, cells))
         line = reader.line_num + 1
     return header, rows
 

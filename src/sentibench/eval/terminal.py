@@ -38,15 +38,23 @@ def fitted_table(
     """A rich Table of `rows` (strings, one per column; "\\n" starts a new line in a cell)
     that fits `width` by leaving out droppable columns before cutting anything."""
     floors = [_floor(column, [row[i] for row in rows]) for i, column in enumerate(columns)]
+
+    def fits(indices: list[int]) -> bool:
+        return _table_width([floors[i] for i in indices]) <= width
+
     shown = list(range(len(columns)))
-    left_out = []
-    droppable = sorted((c.drop, i) for i, c in enumerate(columns) if c.drop is not None)
-    for _, index in droppable:
-        if _table_width([floors[i] for i in shown]) <= width:
+    dropped: list[int] = []
+    for _, index in sorted((c.drop, i) for i, c in enumerate(columns) if c.drop is not None):
+        if fits(shown):
             break
         shown.remove(index)
-        left_out.append(columns[index].header)
-    caption = f"left out at this width: {', '.join(left_out)}" if left_out else None
+        dropped.append(index)
+    for index in reversed(dropped[:-1]):  # a narrow column left out early may fit again now
+        if fits([*shown, index]):
+            shown = sorted([*shown, index])
+            dropped.remove(index)
+    left_out = ", ".join(columns[i].header for i in sorted(dropped))
+    caption = f"left out at this width: {left_out}" if left_out else None
     table = Table(title=title, caption=caption)
     for index in shown:
         column = columns[index]

@@ -24,7 +24,7 @@ import numpy as np
 
 from sentibench.errors import DataError
 from sentibench.inference.api import LABELS, RunModel
-from sentibench.inference.predict_input import read_texts
+from sentibench.inference.predict_input import names_a_file, read_texts
 from sentibench.predictor import labels_from_proba
 from sentibench.runs import atomic_path
 
@@ -44,7 +44,7 @@ def read_inputs(source: str, column: str | None = None) -> Inputs:
     if column is None:
         return Inputs(read_texts(source))
     path = Path(source)
-    if not path.is_file():
+    if not names_a_file(path):
         raise DataError(f"--column needs a CSV or Parquet file; {source} is not a file.")
     suffix = path.suffix.lower()
     if suffix == ".csv":

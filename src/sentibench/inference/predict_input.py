@@ -28,8 +28,17 @@ def read_texts(source: str) -> list[str]:
     if source == "-":
         return split_lines(sys.stdin.buffer.read(), "stdin")
     path = Path(source)
-    if path.is_file():
+    if names_a_file(path):
         return split_lines(path.read_bytes(), str(path))
     if not source.strip():
         raise DataError("The text to classify is empty.")
     return [source]
+
+
+def names_a_file(path: Path) -> bool:
+    """Path.is_file, False for a text no file can be named (a review longer than a file name:
+    stat raises ENAMETOOLONG, which pathlib does not swallow)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False

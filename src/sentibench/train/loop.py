@@ -337,8 +337,9 @@ class _Trainer:
         reviews = "validation" if self.validates else "training"
         self.guard.check_one_class(state.best_one_class_share, epoch, state.finished, reviews)
         if state.finished and self.config.require_learning:
-            best = state.best_accuracy if self.validates else None
-            self.guard.check_final(train_loss, best, self.val_labels if self.validates else None)
+            kept_accuracy = state.best_accuracy if self.validates else None
+            labels = self.val_labels if self.validates else None
+            self.guard.check_final(train_loss, kept_accuracy, labels)
         if state.finished and self.best_weights is not None:
             self.plain_model.load_state_dict(self.best_weights)
         if self.run is not None and self.accelerator.is_main_process:

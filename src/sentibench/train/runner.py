@@ -28,7 +28,14 @@ from sentibench.provenance import (
     peak_rss_mib,
 )
 from sentibench.registry import ModelSpec, get_spec
-from sentibench.runs import RunDir, atomic_path, atomic_write_json, load_run, now_iso
+from sentibench.runs import (
+    RunDir,
+    atomic_path,
+    atomic_write_json,
+    load_run,
+    now_iso,
+    refuse_remote_code,
+)
 from sentibench.train.guard import ONE_CLASS_SHARE  # one rule for validation and test
 
 
@@ -216,9 +223,17 @@ def run_training(
     return run.path
 
 
-def reproduce(run_path: Path, out: Path | None = None, runs_root: Path = Path("runs")) -> Path:
-    """Train again with a run record's model, data and resolved config."""
-    record = load_run(Path(run_path)).config
+def reproduce(
+    run_path: Path,
+    out: Path | None = None,
+    runs_root: Path = Path("runs"),
+    trust_remote_code: bool = False,
+) -> Path:
+    """Train again with a run record's model, data and resolved config. A recorded
+    trust_remote_code = true (the backbone's own code would run) needs `trust_remote_code`."""
+    loaded = load_run(Path(run_path))
+    refuse_remote_code(loaded, trust_remote_code)
+    record = loaded.config
     return run_training(
         record["model"],
         data=record["data"]["source"],

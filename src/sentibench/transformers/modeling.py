@@ -106,7 +106,12 @@ def save_model(model: HFModel, tokenizer: Any, config: Any, resolved: str, direc
 
 
 def load_model(config: Any, directory: Path, resolved: str | None) -> tuple[nn.Module, Any]:
-    """Rebuild the trained classifier and its tokenizer from a model/ folder."""
+    """Rebuild the trained classifier and its tokenizer from a model/ folder.
+
+    Every from_pretrained gets config.trust_remote_code explicitly; for a run folder it is on
+    only when the run recorded it and the user allowed it (runs.load_predictor), so code in
+    the folder (an auto_map in its config.json) is otherwise never imported.
+    """
     directory = Path(directory)
     if not (directory / META_FILE).exists():
         raise SentibenchError(f"{directory} has no {META_FILE}; it is not a transformer model.")

