@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 import numpy as np
-from scipy.stats import binomtest, norm
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+# scipy and sklearn are imported where used: the training loop's guard needs only the Wilson
+# interval, and every worker process would pay ~2 s to import them at start
 
 
 def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion (better than normal near 0 or 1)."""
     if total <= 0:
         raise ValueError("wilson_interval needs at least one trial")
-    z = float(norm.ppf(0.5 + confidence / 2))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = successes / total
     denominator = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denominator
@@ -28,6 +30,8 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:
     if labels.shape != predictions.shape or labels.size == 0:
         raise ValueError("labels and predictions must be non-empty and of equal length")
     correct = int((labels == predictions).sum())
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, predictions, labels=[0, 1], zero_division=0
     )
@@ -51,5 +55,7 @@ def mcnemar_exact(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) ->
     only_a = int((right_a & ~right_b).sum())
     only_b = int((~right_a & right_b).sum())
     discordant = only_a + only_b
+    from scipy.stats import binomtest
+
     p_value = 1.0 if discordant == 0 else binomtest(only_a, discordant, 0.5).pvalue
     return {"only_a_right": only_a, "only_b_right": only_b, "p_value": float(p_value)}

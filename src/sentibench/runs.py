@@ -271,3 +271,19 @@ def load_predictor(path: Path, trust_remote_code: bool = False):  # noqa: ANN201
             f"The model in {model_dir} cannot be read ({type(exc).__name__}: {first[:200]}); "
             "its files are damaged or incomplete, so train the run again or copy it whole."
         ) from None
+
+
+@contextmanager
+def exclusive_lock(descriptor: int, busy: SentibenchError) -> Iterator[None]:
+    """Hold an exclusive flock on an open file or folder for the block; raise `busy` at once if
+    another process holds it. The OS releases it when its process dies, even on kill -9."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise busy from None
+    yield

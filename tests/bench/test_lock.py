@@ -89,3 +89,25 @@ def test_the_lock_is_released_even_when_the_block_fails(tmp_path):
     with run_lock(tmp_path):
         pass
     assert time.monotonic() - started < 1
+
+
+def test_a_run_is_never_resubmitted_when_squeue_cannot_answer(tmp_path, monkeypatch):
+    """A busy or unreachable controller is not a finished job: the bench stops with the run
+    and the job named instead of submitting a second job for the same run."""
+    from sentibench.bench.runner import live_slurm_job
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    squeue = tools / "squeue"
+    squeue.write_text("#!/bin/sh\necho 'squeue: error: Socket timed out' >&2\nexit 1\n")
+    squeue.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "job.json").write_text(json.dumps({"executor": "slurm", "job_id": "41"}))
+    with pytest.raises(SentibenchError, match=r"Slurm job 41 and squeue cannot say"):
+        live_slurm_job(run)
+    squeue.write_text("#!/bin/sh\necho 'slurm_load_jobs error: Invalid job id specified' >&2\n"
+                      "exit 1\n")  # fmt: skip
+    assert live_slurm_job(run) is None  # purged by the controller: long gone, submit again

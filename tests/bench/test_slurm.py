@@ -1,7 +1,8 @@
 """`bench --executor slurm` against a real one-node Slurm cluster (scripts/slurm-local.sh):
 bad options are refused before anything is submitted; a suite runs as one job array; a job
-scancelled mid-training resumes from its last epoch on the next `bench`; the leaderboard is
-the one `--executor local` gives; no run trains twice to completion; slurmctld saw it all."""
+scancelled mid-training resumes from its last epoch on the next `bench`; preempted, submitit
+requeues it and the bench follows it; the leaderboard is the one `--executor local` gives; no
+run trains twice to completion; slurmctld saw it all (one flow: each Slurm job costs time)."""
 
 from __future__ import annotations
 
@@ -21,23 +22,26 @@ SUITE = """
 data = "sample"
 seeds = [0]
 [[runs]]
+model = "cnn"
+preset = "quick"
+overrides = { epochs = 8, patience = 8 }  # scancelled, a job trains on for KillWait (5 s)
+[[runs]]
 model = "tfidf_lr"
 preset = "cpu"
 [[runs]]
 model = "nbsvm"
 preset = "cpu"
-[[runs]]
-model = "cnn"
-preset = "quick"
-overrides = { epochs = 4, patience = 4 }
 """
+
+
+def bench_env() -> dict[str, str]:  # read when called: the cluster fixture sets SLURM_CONF
+    return {**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
 
 
 def bench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sentibench.cli", "bench", *args],
-        capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"},
+        capture_output=True, text=True, timeout=timeout, env=bench_env(),
     )  # fmt: skip
 
 
@@ -100,35 +104,59 @@ def test_bad_options_are_refused_before_anything_is_submitted(slurm_cluster, tmp
     assert not list((tmp_path / "runs").glob("mini/*/config.json"))
 
 
-def test_a_scancelled_job_resumes_and_the_leaderboard_equals_the_local_one(slurm_cluster,
-                                                                           tmp_path):  # fmt: skip
+def test_a_cancelled_then_preempted_job_resumes_and_the_leaderboard_equals_the_local_one(
+    slurm_cluster, tmp_path, request
+):
     suite = tmp_path / "mini.toml"
     suite.write_text(SUITE)
     runs = tmp_path / "slurm"
     common = ["--suite", str(suite), "--cpus-per-run", "1"]
-    done = bench(*common, "--runs", str(runs), "--executor", "slurm", "--max-parallel", "2",
-                 "--detach")  # fmt: skip
+    on_slurm = [*common, "--runs", str(runs), "--executor", "slurm", "--max-parallel", "2"]
+    # the same suite with --executor local, at the same time (one run's threads each)
+    local = tmp_path / "local"
+    on_local = [*common, "--runs", str(local), "--executor", "local", "--max-parallel", "2"]
+    local_bench = subprocess.Popen(
+        [sys.executable, "-m", "sentibench.cli", "bench", *on_local],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=bench_env(),
+    )  # fmt: skip
+    request.addfinalizer(local_bench.kill)
+    done = bench(*on_slurm, "--detach")
     assert done.returncode == 0, done.stderr
     assert "Submitted 3 runs to Slurm" in done.stdout
     folder = runs / "mini"
     net = next(folder.glob("cnn-quick-s0-*"))
-    first_job = json.loads((net / "job.json").read_text())["job_id"]
+    first_job = _job_id(net)
 
-    # one job is scancelled while it trains, after its first epoch's checkpoint
-    wait_for(lambda: (net / "history.jsonl").exists() and (net / ".train.lock").exists())
+    # 1. scancel while it trains, after its first epoch's checkpoint: the next bench submits
+    # the run again and it resumes from that epoch
+    wait_for(lambda: _epochs(net) >= 1 and (net / ".train.lock").exists())
     subprocess.run(["scancel", first_job], check=True)
-    wait_for(lambda: not (net / "checkpoint").exists() or not _alive_in_squeue(first_job), 60)
-    history = [json.loads(line) for line in (net / "history.jsonl").read_text().splitlines()]
-    assert 1 <= len(history) < 4, "the job finished before it could be cancelled"
+    wait_for(lambda: not _alive_in_squeue(first_job), 60)
+    assert 1 <= _epochs(net) < 8, "the job finished before it could be cancelled"
+    done = bench(*on_slurm, "--detach")
+    assert done.returncode == 0, done.stdout + done.stderr
+    second_job = _job_id(net)
+    assert second_job != first_job  # resubmitted
 
-    done = bench(*common, "--runs", str(runs), "--executor", "slurm", "--max-parallel", "2")
+    # 2. preempted (what Slurm does: SIGTERM, then USR2, as submitit's own tests do) once it
+    # has resumed: submitit requeues the same job, and the bench follows it, submitting nothing
+    wait_for(lambda: "resumed from the checkpoint" in (net / "train.log").read_text())
+    subprocess.run(["scancel", "--signal=TERM", second_job], check=True)
+    subprocess.run(["scancel", "--signal=USR2", second_job], check=True)
+    wait_for(lambda: f"Requeuing JobId={second_job}" in _controller_log(slurm_cluster), 60)
+    wait_for(lambda: _state(second_job) == "PENDING", 60)  # its old incarnation has ended
+    assert _epochs(net) < 8, "the job finished before it could be preempted"
+    # Slurm holds a requeued job for two minutes; let it start now, but in a later second than
+    # the requeue: slurmd refuses a job whose credential was revoked in the same second
+    time.sleep(2)
+    subprocess.run(["scontrol", "update", f"JobId={second_job}", "StartTime=now"], check=True)
+    done = bench(*on_slurm)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Report:" in done.stdout
+    assert _job_id(net) == second_job, done.stdout  # followed, not submitted again
 
-    second_job = json.loads((net / "job.json").read_text())["job_id"]
-    assert second_job != first_job  # resubmitted
-    log = (net / "train.log").read_text()  # resumed from its checkpoint, trained once
-    assert log.count("starting") == 1 and log.count("resuming") == 1
+    log = (net / "train.log").read_text()  # resumed from its checkpoint twice, trained once
+    assert log.count("starting") == 1 and log.count("resuming") == 2, log
     epochs = [
         json.loads(line)["epoch"] for line in (net / "history.jsonl").read_text().splitlines()
     ]
@@ -136,19 +164,15 @@ def test_a_scancelled_job_resumes_and_the_leaderboard_equals_the_local_one(slurm
     for run in folder.glob("*-s0*"):  # no run trained twice to completion
         assert (run / "train.log").read_text().count("complete:") == 1, run
 
-    local = tmp_path / "local"
-    done = bench(*common, "--runs", str(local), "--executor", "local", "--max-parallel", "2")
-    assert done.returncode == 0, done.stdout + done.stderr
+    output, _ = local_bench.communicate(timeout=300)
+    assert local_bench.returncode == 0, output
     assert leaderboard(folder) == leaderboard(local / "mini")
     assert len(leaderboard(folder)) == 6
 
-    # Slurm's own log: every job of the suite was allocated by slurmctld and the cancelled
-    # one ended by a signal
-    controller = (slurm_cluster / "log" / "slurmctld.log").read_text()
-    for run in folder.glob("*-s0*"):
-        job_id = json.loads((run / "job.json").read_text())["job_id"]
+    # Slurm's own log: every job of the suite was allocated by slurmctld, the cancelled one too
+    controller = _controller_log(slurm_cluster)
+    for job_id in {_job_id(run) for run in folder.glob("*-s0*")} | {first_job}:
         assert f"Allocate JobId={job_id}" in controller, job_id
-    assert f"Allocate JobId={first_job}" in controller
 
     status = subprocess.run(
         [sys.executable, "-m", "sentibench.cli", "bench", "status", "--runs", str(runs)],
@@ -158,39 +182,25 @@ def test_a_scancelled_job_resumes_and_the_leaderboard_equals_the_local_one(slurm
     assert second_job in status.stdout
 
 
-def _alive_in_squeue(job_id: str) -> bool:
+def _job_id(run: Path) -> str:
+    return json.loads((run / "job.json").read_text())["job_id"]
+
+
+def _epochs(run: Path) -> int:
+    try:
+        return len((run / "history.jsonl").read_text().splitlines())
+    except FileNotFoundError:
+        return 0
+
+
+def _state(job_id: str) -> str:
     out = subprocess.run(["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],
                          capture_output=True, text=True).stdout.split()  # fmt: skip
-    return any(state in ("PENDING", "RUNNING", "COMPLETING") for state in out)
+    return out[0] if out else ""
 
 
-def test_a_preempted_job_is_requeued_by_submitit_and_resumes_from_its_checkpoint(
-    slurm_cluster, tmp_path
-):
-    suite = tmp_path / "one.toml"
-    suite.write_text(
-        SUITE[: SUITE.index("[[runs]]")] + SUITE[SUITE.index('[[runs]]\nmodel = "cnn"') :]
-    )
-    runs = tmp_path / "runs"
-    common = ["--suite", str(suite), "--runs", str(runs), "--executor", "slurm",
-              "--cpus-per-run", "1"]  # fmt: skip
-    assert bench(*common, "--detach").returncode == 0
-    net = next((runs / "one").glob("cnn-quick-s0-*"))
-    job_id = json.loads((net / "job.json").read_text())["job_id"]
-    wait_for(lambda: (net / "history.jsonl").exists())
-    # what preemption does (submitit's own test helper does the same): SIGTERM, then USR2
-    subprocess.run(["scancel", "--signal=TERM", job_id], check=True)
-    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
-    wait_for(lambda: "Requeuing JobId=" + job_id in _controller_log(slurm_cluster), 60)
-    # Slurm holds a requeued job for two minutes; let it start now
-    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
-
-    done = bench(*common)  # follows the requeued job: nothing submitted again
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads((net / "job.json").read_text())["job_id"] == job_id
-    log = (net / "train.log").read_text()
-    assert log.count("starting") == 1 and log.count("resuming") == 1
-    assert log.count("complete:") == 1
+def _alive_in_squeue(job_id: str) -> bool:
+    return _state(job_id) in ("PENDING", "RUNNING", "COMPLETING")
 
 
 def _controller_log(cluster: Path) -> str:

@@ -21,6 +21,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,10 +61,21 @@ def holder() -> dict[str, Any]:
     }
 
 
-def slurm_job_alive(job_id: str) -> bool | None:
-    """True/False from squeue; None when Slurm cannot be asked from here."""
+def slurm_job_alive(job_id: str, tries: int = 3) -> bool | None:
+    """True/False from squeue; None when Slurm cannot be asked from here (no squeue, or no
+    answer after `tries`: a busy controller times out now and then)."""
     if shutil.which("squeue") is None:
         return None
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(1.0)
+        alive = _ask_squeue(job_id)
+        if alive is not None:
+            return alive
+    return None
+
+
+def _ask_squeue(job_id: str) -> bool | None:
     try:
         result = subprocess.run(
             ["squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T"],

@@ -36,7 +36,7 @@ from sentibench.bench.worker import LOCKED
 from sentibench.data.dataset import resolve_data
 from sentibench.errors import ConfigError, SentibenchError
 from sentibench.registry import get_spec
-from sentibench.runs import RunDir, atomic_write_json, load_run, now_iso
+from sentibench.runs import RunDir, atomic_write_json, exclusive_lock, load_run, now_iso
 
 WORKER = (sys.executable, "-m", "sentibench.bench.worker")
 FINISHED = ("complete", "collapsed")  # a rerun keeps these records as they are
@@ -67,18 +67,10 @@ def existing_status(run: SuiteRun, path: Path) -> str | None:
 def suite_lock(folder: Path) -> Iterator[None]:
     """One bench per suite folder at a time (the lock dies with its process, even on kill -9)."""
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(folder / ".bench.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SentibenchError(
-                f"Another `sentibench bench` is running in {folder}; wait for it or stop it."
-            ) from None
+    busy = SentibenchError(
+        f"Another `sentibench bench` is running in {folder}; wait for it or stop it."
+    )
+    with open(folder / ".bench.lock", "w") as handle, exclusive_lock(handle.fileno(), busy):
         yield
 
 
@@ -265,7 +257,14 @@ def live_slurm_job(path: Path) -> dict[str, Any] | None:
         return None
     from sentibench.bench.lock import slurm_job_alive
 
-    return info if slurm_job_alive(str(info.get("job_id"))) else None
+    job_id = str(info.get("job_id"))
+    alive = slurm_job_alive(job_id)
+    if alive is None:  # never submit again on a guess: two jobs would race for the run
+        raise SentibenchError(
+            f"Run {path} was submitted as Slurm job {job_id} and squeue cannot say whether it "
+            f"still runs; rerun where squeue answers, or remove {job_file} if that job is gone."
+        )
+    return info if alive else None
 
 
 def _write_job_file(executor: str, handle: Handle) -> None:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from sentibench.errors import DataError
 
@@ -202,6 +201,8 @@ def carve_validation(
     val_fraction 0, all of train and an empty validation frame (the refit)."""
     if val_fraction == 0:
         return train.reset_index(drop=True), train.iloc[:0].reset_index(drop=True)
+    from sklearn.model_selection import train_test_split  # here: 2-3 s to import
+
     fit, validation = train_test_split(
         train, test_size=val_fraction, random_state=seed, stratify=train["label"]
     )

@@ -33,7 +33,7 @@ from sentibench.data.dataset import (
 from sentibench.data.sources import read_source
 from sentibench.errors import DataError
 from sentibench.provenance import sentibench_version
-from sentibench.runs import now_iso
+from sentibench.runs import exclusive_lock, now_iso
 
 SPLITS = ("train", "test")
 OFFICIAL_PER_CLASS = 12_500  # the official split: 25,000 reviews each, balanced
@@ -107,19 +107,10 @@ def _fetch_lock(home: Path) -> Iterator[None]:
         descriptor = os.open(home, os.O_RDONLY)
     except OSError as exc:
         raise _unwritable(home, exc) from None
+    busy = DataError(f"Another `sentibench data fetch` is writing {home}; wait for it to finish.")
     try:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock, and leftovers are kept (they may be live)
+        with exclusive_lock(descriptor, busy):
             yield
-            return
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataError(
-                f"Another `sentibench data fetch` is writing {home}; wait for it to finish."
-            ) from None
-        yield
     finally:
         os.close(descriptor)  # also releases the lock
 
