@@ -319,6 +319,98 @@ def bench(
         raise typer.Exit(1)
 
 
+@app.command(context_settings={"help_option_names": ["-h", "--help"]})
+def tune(
+    model: Annotated[str, typer.Argument(help="a name from `sentibench models`, or `report`")],
+    data: DataOption = "auto",
+    space: Annotated[
+        Path | None, typer.Option("--space", help="search space TOML (default: the shipped one)")
+    ] = None,
+    trials: Annotated[int, typer.Option("--trials", help="finished trials in all")] = 20,
+    timeout_minutes: Annotated[
+        float | None, typer.Option("--timeout-minutes", help="no new trial after this")
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="study name (default MODEL-DATA)")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="Optuna storage URL (default SQLite in RUNS/tune/STUDY)"),
+    ] = None,
+    sampler: Annotated[str, typer.Option("--sampler", help="tpe | random | grid")] = "tpe",
+    pruner: Annotated[str, typer.Option("--pruner", help="median | hyperband | none")] = "median",
+    metric: Annotated[str, typer.Option("--metric", help="accuracy | macro_f1")] = "accuracy",
+    folds: Annotated[
+        int | None,
+        typer.Option("--folds", help="k-fold CV on train (default 3 for linear models, else 1)"),
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="base preset the space varies")] = None,
+    overrides: Annotated[
+        list[str] | None, typer.Option("--set", help="key=value for every trial (repeatable)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="sampler seed")] = 0,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="local | slurm: trials in worker processes")
+    ] = None,
+    max_parallel: Annotated[
+        int | None, typer.Option("--max-parallel", help="workers (trials) at once")
+    ] = None,
+    cpus_per_run: Annotated[
+        int | None, typer.Option("--cpus-per-run", help="threads per worker")
+    ] = None,
+    write_preset: Annotated[
+        str | None,
+        typer.Option(
+            "--write-preset", help="write the best as configs/MODEL.NAME.toml (or a path)"
+        ),
+    ] = None,
+    runs: RunsOption = Path("runs"),
+) -> None:
+    """Search MODEL's settings on validation (never the test split); `tune report --study S`
+    writes the study's report. Rerunning the same command continues the study to --trials."""
+    if model == "report":  # `tune report`: no model is called that
+        if study is None:
+            raise SentibenchError("tune report needs --study NAME (and --runs if not ./runs).")
+        from sentibench.tune.report import write_report
+
+        folder = write_report(study, runs, storage)
+        console.print(Text(f"Report: {folder / 'tune-report.md'}, plots in {folder}"))
+        return
+    from sentibench.bench.options import resolve
+    from sentibench.provenance import command_line
+    from sentibench.registry import get_spec
+    from sentibench.tune.job import TuneJob
+    from sentibench.tune.objective import default_folds
+    from sentibench.tune.space import shipped_space
+    from sentibench.tune.study import default_storage, study_dir
+    from sentibench.tune.tuner import deadline
+    from sentibench.tune.tuner import tune as run_tune
+
+    spec = get_spec(model)
+    name = study or f"{model}-{Path(data).name}"
+    options = None
+    if executor is not None or max_parallel is not None:
+        options = resolve({}, {"executor": executor, "max_parallel": max_parallel,
+                               "cpus_per_run": cpus_per_run})  # fmt: skip
+    job = TuneJob(
+        model=model, data=data, trials=trials, study=name,
+        space=str((space or shipped_space(model, spec.family)).resolve()),
+        storage=storage or default_storage(study_dir(runs, name), executor or "local"),
+        runs_root=str(runs), preset=preset, overrides=overrides or [], sampler=sampler,
+        pruner=pruner, metric=metric, folds=folds or default_folds(model), seed=seed,
+        deadline=deadline(timeout_minutes), command=command_line(),
+    )  # fmt: skip
+    result = run_tune(job, options)
+    best = result.best_trial
+    console.print(f"best: trial {best.number}, validation {metric} {best.value:.4f}, {best.params}")
+    if write_preset is not None:
+        from sentibench.tune.preset import write_preset as write
+        from sentibench.tune.search import prepare
+
+        path = write(job, prepare(job)[0], result, write_preset)
+        console.print(Text(f"preset: {path} (train {model} --preset {write_preset})"))
+
+
 @bench_app.command("status")
 def bench_status(
     runs: RunsOption = Path("runs"),

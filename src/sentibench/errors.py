@@ -24,6 +24,11 @@ class CollapseError(SentibenchError):
     """Training diverged (NaN/inf loss) or the model predicts (almost) one class only."""
 
 
+class Pruned(SentibenchError):
+    """A search stopped this run early (its validation curve was worse than the others'):
+    recorded as pruned, not failed, and never ranked."""
+
+
 def one_line(exc: BaseException) -> str:
     """A library exception's message fit for a one-line error: its first line (tarfile, pyarrow
     and others can explain over several), or the exception's type when it has none."""

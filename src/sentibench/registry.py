@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # numpy: the registry is read by `sentibench models`, which i
     from sentibench.predictor import Recipe
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+LOCAL_CONFIG_DIR = Path("configs")  # of the current directory: presets a tune wrote
 CLASSIC_RECIPE = "sentibench.recipes.classic:recipe_for"  # the one recipe of every classic net
 
 
@@ -52,7 +53,13 @@ class ModelSpec:
         return sorted(p.name.split(".")[1] for p in self.preset_dir.glob(f"{self.name}.*.toml"))
 
     def preset_path(self, preset: str) -> Path:
-        return self.preset_dir / f"{self.name}.{preset}.toml"
+        """A shipped preset; else one `tune --write-preset` wrote to ./configs/; a name with a
+        slash or ending in .toml is a file path."""
+        if "/" in preset or preset.endswith(".toml"):
+            return Path(preset)
+        shipped = self.preset_dir / f"{self.name}.{preset}.toml"
+        local = LOCAL_CONFIG_DIR / f"{self.name}.{preset}.toml"
+        return local if not shipped.exists() and local.exists() else shipped
 
 
 _SPECS = [

@@ -4,8 +4,9 @@ runs/<name>/
   .sentibench-run  the marker: written first, so the tool only ever writes into (and removes
                    from) a folder it made; a non-empty folder without it is refused
   config.json      model, resolved config, data source + sha256, versions, git commit, command
-  status.json      {"status": running|complete|collapsed|failed, "message": ...}
+  status.json      {"status": running|complete|collapsed|failed|pruned, "message": ...}
   metrics.json     test metrics (accuracy, CI, F1, confusion), timings, memory, parameters
+                   (a tune trial's: the validation split's, marked "split": "validation")
   predictions.csv  Kaggle submission format `id,sentiment` plus `prob_positive`
   history.jsonl    one JSON object per epoch (training curves)
   train.log        human-readable log
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from typing import Any
 
 from sentibench.errors import SentibenchError
 
-STATUSES = ("running", "complete", "collapsed", "failed")
+STATUSES = ("running", "complete", "collapsed", "failed", "pruned")  # pruned: by a tune
 MARKER = ".sentibench-run"
 
 
@@ -92,6 +93,8 @@ class RunDir:
     def __init__(self, path: Path, writes: bool | None = None) -> None:
         self.path = Path(path)
         self.writes = is_main_process() if writes is None else writes
+        # called with each epoch's history row by the training loop (a tune's pruning report)
+        self.on_epoch_end: Callable[[dict[str, Any]], None] | None = None
 
     config_path = property(lambda self: self.path / "config.json")
     status_path = property(lambda self: self.path / "status.json")
@@ -198,7 +201,7 @@ def load_run(path: Path) -> RunRecord:
     )
 
 
-SEARCH_DEPTH = 3  # runs/<suite>/<run>: a run directory is found up to this deep under --runs
+SEARCH_DEPTH = 4  # runs/tune/<study>/trial-<n>/fold-<k>: the deepest run under --runs
 
 
 def find_runs(root: Path) -> list[RunRecord]:

@@ -48,9 +48,12 @@ class Splits:
     test: pd.DataFrame
     source: str  # "sample", "imdb (npm)", or a folder path
     sha256: str  # of the prepared files, so a run names exactly the data it saw
+    test_read: bool = True  # False: a tune trial's splits (test empty, sha256 of train only)
 
     def summary(self) -> dict:
+        unread = {} if self.test_read else {"test": "not read (sha256 is of train only)"}
         return {
+            **unread,
             "source": self.source,
             "sha256": self.sha256,
             "counts": {
@@ -207,6 +210,16 @@ def carve_validation(
         train, test_size=val_fraction, random_state=seed, stratify=train["label"]
     )
     return fit.reset_index(drop=True), validation.reset_index(drop=True)
+
+
+def load_training_splits(data: str, val_fraction: float, seed: int) -> Splits:
+    """Train and validation only, for a search: the test file is never opened (not even
+    hashed), so nothing about it can leak into a choice of settings."""
+    folder, name = resolve_data(data)
+    path = split_file(folder, "train")
+    train = read_split(path)
+    fit, validation = carve_validation(train, val_fraction, seed)
+    return Splits(fit, validation, train.iloc[:0].copy(), name, sha256_file(path), test_read=False)
 
 
 def load_splits(data: str = "auto", val_fraction: float = 0.1, seed: int = 0) -> Splits:

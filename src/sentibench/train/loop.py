@@ -202,7 +202,8 @@ def train_loop(
     train_batches(epoch) gives the batches of epoch 1, 2, ... (the same for the same epoch, so
     that resume replays them); val_batches is iterated once per epoch (a list or any
     re-iterable). With a `run`, each epoch appends a history row, writes a checkpoint, and a
-    checkpoint found at start is resumed. on_epoch_end(row) is called after each checkpoint.
+    checkpoint found at start is resumed. on_epoch_end(row) is called after each checkpoint,
+    then the run's own `run.on_epoch_end` (set by a tune to report to its pruner).
     """
     trainer = _Trainer(model, train_batches, val_batches, config, run, forward)
     rows: list[dict[str, Any]] = []
@@ -212,6 +213,8 @@ def train_loop(
             rows.append(row)
             if on_epoch_end is not None:
                 on_epoch_end(row)
+            if run is not None and run.on_epoch_end is not None:
+                run.on_epoch_end(row)
     return trainer.result(rows)
 
 

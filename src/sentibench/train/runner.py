@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ import pandas as pd
 
 from sentibench import runtime
 from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
-from sentibench.data.dataset import Splits, load_splits
-from sentibench.errors import CollapseError, ConfigError, SentibenchError
+from sentibench.data.dataset import Splits, load_splits, load_training_splits
+from sentibench.errors import CollapseError, ConfigError, Pruned, SentibenchError
 from sentibench.metrics import classification_metrics
 from sentibench.predictor import Predictor, labels_from_proba
 from sentibench.provenance import (
@@ -139,8 +140,15 @@ def run_training(
     runs_root: Path = Path("runs"),
     resolved: dict[str, Any] | None = None,
     splits: Splits | None = None,
+    score_on: str = "test",
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> Path:
     """Train `model` and write its complete run record; return the run directory.
+
+    score_on="validation" (a tune trial) never loads the test split: the record's metrics are
+    the validation split's (marked "split": "validation") and there is no predictions.csv.
+    on_epoch_end(row) is called after each epoch of the shared loop (a trial's pruner report);
+    raising errors.Pruned there records the run as pruned.
 
     `resolved` (a run record's config) replaces preset, file and overrides: used by reproduce.
     `splits` replaces load_splits(data): a benchmark's own subset, carve or fold, already drawn
@@ -153,9 +161,13 @@ def run_training(
     else:
         config = apply_values(recipe.config_cls(), resolved)
     config.check_before_run()  # e.g. a missing vectors file: before any run folder exists
+    if score_on not in ("test", "validation"):
+        raise ValueError(f"score_on must be test or validation, not {score_on!r}")
     if splits is None:
-        splits = load_splits(data, config.val_fraction, config.seed)
+        load = load_splits if score_on == "test" else load_training_splits
+        splits = load(data, config.val_fraction, config.seed)
     run = RunDir(out or Path(runs_root) / f"{model}-{datetime.now():%Y%m%d-%H%M%S}")
+    run.on_epoch_end = on_epoch_end
     record = {
         "model": model,
         "family": spec.family,
@@ -186,12 +198,18 @@ def run_training(
         if not run.writes:  # the main process of a multi-process launch scores and saves
             return run.path
         _save_model(predictor, run)
+        scored = splits.test if score_on == "test" else splits.validation
         started, cpu_started = time.perf_counter(), time.process_time()
-        proba = np.asarray(predictor.predict_proba(splits.test["text"].tolist()), dtype=np.float64)
+        proba = np.asarray(predictor.predict_proba(scored["text"].tolist()), dtype=np.float64)
         predict_seconds = time.perf_counter() - started
         cpu_seconds += time.process_time() - cpu_started
-        labels = _write_predictions(run, splits.test, proba)
-        metrics = classification_metrics(splits.test["label"].to_numpy(), labels)
+        if score_on == "test":
+            labels = _write_predictions(run, scored, proba)
+        else:  # no predictions.csv: reports read it as the test split's
+            labels = labels_from_proba(proba)
+        metrics = classification_metrics(scored["label"].to_numpy(), labels)
+        if score_on != "test":
+            metrics["split"] = score_on
         metrics.update(
             train_seconds=round(train_seconds, 3),
             predict_seconds=round(predict_seconds, 3),
@@ -207,11 +225,16 @@ def run_training(
         if majority >= ONE_CLASS_SHARE:
             raise CollapseError(
                 f"{model} predicts one class for {majority:.1%} "
-                "of the test reviews; it has collapsed (try a lower learning rate)."
+                f"of the {score_on} reviews; it has collapsed (try a lower learning rate)."
             )
     except CollapseError as exc:
         run.set_status("collapsed", str(exc))
         run.log(f"collapsed: {exc}")
+        raise
+    except Pruned as exc:
+        shutil.rmtree(run.checkpoint_dir, ignore_errors=True)  # never resumed: a new trial is
+        run.set_status("pruned", str(exc))
+        run.log(f"pruned: {exc}")
         raise
     except BaseException as exc:
         run.set_status("failed", f"{type(exc).__name__}: {exc}")
@@ -219,7 +242,7 @@ def run_training(
         raise
     shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     run.set_status("complete")
-    run.log(f"complete: test accuracy {metrics['accuracy']:.4f}")
+    run.log(f"complete: {score_on} accuracy {metrics['accuracy']:.4f}")
     return run.path
 
 

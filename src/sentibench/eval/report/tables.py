@@ -60,7 +60,9 @@ def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
                 "seed": seed,
                 "status": record.status,
                 "message": record.message or "",
-                "data": data.get("source"),
+                # a tune trial's metrics are its validation split's: never ranked beside test
+                "data": data.get("source") if metrics.get("split") is None
+                else f"{data.get('source')} ({metrics['split']})",
                 "sha256": data.get("sha256"),
                 "config_key": json.dumps(config, sort_keys=True, default=str),
                 "accuracy": metrics.get("accuracy", math.nan),
