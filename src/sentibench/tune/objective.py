@@ -85,6 +85,7 @@ def run_trial(job: TuneJob, space: SearchSpace, base_config: Any, trial: Any) ->
     folder = job.trial_dir(trial.number)
     remove_run_folder(folder)
     trial.set_user_attr("run", str(folder))
+    trial.set_user_attr("worker", job.worker)
     overrides = [*trial_overrides(job, base_config), *as_overrides(values)]
     common = dict(data=job.data, preset=job.preset, overrides=overrides, score_on="validation")
     if job.folds == 1:
