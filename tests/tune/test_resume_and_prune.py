@@ -17,39 +17,34 @@ from sentibench.runs import load_run
 from sentibench.tune.study import load_study, make_pruner, make_sampler
 from sentibench.tune.tuner import tune
 
-from .helpers import make_job
+from .helpers import FAST_LINEAR, fast_linear_space, make_job
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "..", "src")
 
 
 def tune_command(tmp_path, trials: int) -> list[str]:
     return [sys.executable, "-m", "sentibench.cli", "tune", "tfidf_lr", "--data", "sample",
-            "--trials", str(trials), "--folds", "2", "--study", "s", "--runs",
-            str(tmp_path / "runs"), "--set", "threads=1", "--space", str(space(tmp_path))]  # fmt: skip
-
-
-def space(tmp_path):
-    path = tmp_path / "space.toml"
-    path.write_text("C = {low = 0.5, high = 50.0, log = true}\nmin_df = [2, 3]\n")
-    return path
+            "--trials", str(trials), "--folds", "2", "--study", "s", "--pruner", "none", "--runs",
+            str(tmp_path / "runs"), "--space", str(fast_linear_space(tmp_path)),
+            *(f"--set={item}" for item in FAST_LINEAR)]  # fmt: skip
 
 
 def test_kill_9_mid_study_then_rerun_reaches_exactly_n(tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen(tune_command(tmp_path, 3), env=env, stderr=subprocess.PIPE)
+    first = subprocess.Popen(tune_command(tmp_path, 2), env=env, stderr=subprocess.PIPE)
     study_dir = tmp_path / "runs" / "tune" / "s"
     deadline = time.monotonic() + 60
-    while not (study_dir / "trial-1" / "fold-0").exists():  # the second trial is training
-        assert first.poll() is None and time.monotonic() < deadline, "tune ended before trial 1"
+    while not (study_dir / "trial-0" / "fold-0").exists():  # the first trial is training
+        assert first.poll() is None and time.monotonic() < deadline, "tune ended before trial 0"
         time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    done = subprocess.run(tune_command(tmp_path, 3), env=env, capture_output=True, text=True)
+    done = subprocess.run(tune_command(tmp_path, 2), env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "left running by a stopped tune" in done.stderr
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{study_dir / 'study.db'}")
     states = [t.state for t in study.trials]
-    assert states.count(TrialState.COMPLETE) == 3 and states.count(TrialState.FAIL) == 1
+    assert states.count(TrialState.COMPLETE) == 2 and states.count(TrialState.FAIL) == 1
     numbers = [t.number for t in study.trials]
     assert len(set(numbers)) == len(numbers)
     killed = next(t.number for t in study.trials if t.state == TrialState.FAIL)
@@ -59,9 +54,9 @@ def test_kill_9_mid_study_then_rerun_reaches_exactly_n(tmp_path):
 def test_median_pruner_prunes_a_clearly_bad_net_trial(tmp_path):
     path = tmp_path / "space.toml"
     path.write_text("lr = {low = 1e-3, high = 100.0, log = true}\n")
+    small = ["threads=1", "epochs=2", "max_vocab=3000", "model.filters=8", "require_learning=false"]
     job = make_job(tmp_path, model="cnn", preset="quick", trials=2, space=str(path),
-                   sampler="random", overrides=["threads=1", "epochs=2", "max_vocab=3000",
-                                                "model.filters=8", "require_learning=false"])  # fmt: skip
+                   sampler="random", overrides=small)  # fmt: skip
     job.folder.mkdir(parents=True)
     study = load_study("s", job.storage, make_sampler("random", 0), make_pruner("median", 2))
     study.enqueue_trial({"lr": 0.003})  # a good trial first, then one whose steps blow up

@@ -23,8 +23,14 @@ def write(tmp_path, text: str):
 
 
 def test_ranges_choices_and_tables_parse(tmp_path):
-    path = write(tmp_path, 'lr = {low = 1e-4, high = 1e-2, log = true}\nepochs = {low = 2, high = '
-                 '6, step = 2}\n"model.filters" = [16, 32]\n[model]\ndropout = {low = 0.1, high = 0.5}\n')  # fmt: skip
+    text = """
+lr = {low = 1e-4, high = 1e-2, log = true}
+epochs = {low = 2, high = 6, step = 2}
+"model.filters" = [16, 32]
+[model]
+dropout = {low = 0.1, high = 0.5}
+"""
+    path = write(tmp_path, text)
     space = load_space(path, base("cnn"))
     assert space.params["lr"] == Range(1e-4, 1e-2, log=True)
     assert space.params["epochs"] == Range(2, 6, step=2, integer=True)

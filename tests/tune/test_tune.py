@@ -31,9 +31,9 @@ def unreadable_test_split(tmp_path):
     return data
 
 
-def test_trials_never_read_the_test_split_and_write_a_preset(tmp_path, monkeypatch):
+def test_trials_never_read_the_test_split_then_preset_and_report(tmp_path, monkeypatch):
     data = unreadable_test_split(tmp_path)
-    job = make_job(tmp_path, data=str(data), folds=2, trials=3)
+    job = make_job(tmp_path, data=str(data), trials=3, pruner="none")
     study = tune(job)
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
     folds = [r for r in find_runs(tmp_path / "runs") if r.path.name.startswith("fold-")]
@@ -46,7 +46,9 @@ def test_trials_never_read_the_test_split_and_write_a_preset(tmp_path, monkeypat
     assert "trial" in path.read_text().splitlines()[0]
     spec = get_spec("tfidf_lr")
     config, _ = resolve_config(spec, spec.load_recipe(), "tuned", None, [], None)
-    best = load_run(tmp_path / "runs" / "tune" / "s" / f"trial-{study.best_trial.number}" / "fold-0")
+    best = load_run(
+        tmp_path / "runs" / "tune" / "s" / f"trial-{study.best_trial.number}" / "fold-0"
+    )
     trained = dict(best.config["config"])
     # the trial ran with threads=1 (the machine) and refit off (scored on held-out rows)
     for key in ("threads", "refit"):
@@ -54,10 +56,6 @@ def test_trials_never_read_the_test_split_and_write_a_preset(tmp_path, monkeypat
     resolved = {k: v for k, v in vars(config).items() if k not in ("threads", "refit")}
     assert resolved == trained
 
-
-def test_report_writes_markdown_and_plots(tmp_path):
-    job = make_job(tmp_path, trials=3, sampler="random", folds=2)
-    tune(job)
     folder = write_report("s", tmp_path / "runs")
     text = (folder / "tune-report.md").read_text()
     assert "Best: trial" in text and "## Top 3" in text and "importance" in text
@@ -66,12 +64,12 @@ def test_report_writes_markdown_and_plots(tmp_path):
 
 
 def test_two_local_workers_share_one_study(tmp_path):
-    job = make_job(tmp_path, trials=4, folds=2)
+    job = make_job(tmp_path, trials=4)
     tune(job, ExecutorOptions(executor="local", max_parallel=2, cpus_per_run=1))
     storage = job.storage
     study = optuna.load_study(study_name="s", storage=storage)
     numbers = [t.number for t in study.trials]
-    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 4
+    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 4
     assert len(numbers) == len(set(numbers)) == 4
     workers = {t.user_attrs["worker"] for t in study.trials}
     assert workers == {0, 1}  # both processes took trials from the one study

@@ -37,8 +37,8 @@ def _plots(study: Any, folder: Path) -> list[str]:
         warnings.simplefilter("ignore")
         for name, plot in (("history", plots.plot_optimization_history),
                            ("parallel", plots.plot_parallel_coordinate)):  # fmt: skip
-            axes = plot(study)
-            figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+            axes: Any = plot(study)
+            figure: Any = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
             figure.savefig(folder / f"{name}.png", dpi=100, bbox_inches="tight")
             matplotlib.pyplot.close(figure)
             written.append(f"{name}.png")
@@ -69,7 +69,7 @@ def write_report(study_name: str, runs_root: Path, storage: str | None = None) -
     best = study.best_trial
     metric = study.user_attrs.get("metric", "value")
     counts = {s.name.lower(): sum(t.state == s for t in study.trials) for s in TrialState}
-    top = sorted(complete, key=lambda t: t.value, reverse=True)[:TOP]
+    top = sorted(complete, key=lambda t: float(t.value or 0.0), reverse=True)[:TOP]
     names = sorted({key for trial in top for key in trial.params})
     lines = [
         f"# Study {study_name}",

@@ -61,7 +61,8 @@ def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
                 "status": record.status,
                 "message": record.message or "",
                 # a tune trial's metrics are its validation split's: never ranked beside test
-                "data": data.get("source") if metrics.get("split") is None
+                "data": data.get("source")
+                if metrics.get("split") is None
                 else f"{data.get('source')} ({metrics['split']})",
                 "sha256": data.get("sha256"),
                 "config_key": json.dumps(config, sort_keys=True, default=str),
