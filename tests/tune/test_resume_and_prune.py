@@ -1,5 +1,6 @@
-"""kill -9 in the middle of a study, then the same command again: exactly N finished trials;
-and the median pruner stopping a clearly bad trial of a quick net (recorded as pruned)."""
+"""kill -9 in the middle of a study, then the same command again (with two workers): exactly
+N finished trials; and the median pruner stopping a clearly bad trial of a quick net (recorded
+as pruned)."""
 
 from __future__ import annotations
 
@@ -29,9 +30,12 @@ def tune_command(tmp_path, trials: int) -> list[str]:
             *(f"--set={item}" for item in FAST_LINEAR)]  # fmt: skip
 
 
-def test_kill_9_mid_study_then_rerun_reaches_exactly_n(tmp_path):
+def test_kill_9_mid_study_then_two_workers_finish_it_with_exactly_n(tmp_path):
+    """Killed while its first trial trains; the same study rerun by two local workers reaches
+    exactly N finished trials: the killed one marked failed and its folder replaced, no trial
+    number twice, both workers asking the one study for trials."""
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-    first = subprocess.Popen(tune_command(tmp_path, 2), env=env, stderr=subprocess.PIPE)
+    first = subprocess.Popen(tune_command(tmp_path, 4), env=env, stderr=subprocess.PIPE)
     study_dir = tmp_path / "runs" / "tune" / "s"
     deadline = time.monotonic() + 60
     while not (study_dir / "trial-0" / "fold-0").exists():  # the first trial is training
@@ -39,16 +43,20 @@ def test_kill_9_mid_study_then_rerun_reaches_exactly_n(tmp_path):
         time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.wait()
-    done = subprocess.run(tune_command(tmp_path, 2), env=env, capture_output=True, text=True)
+    parallel = ["--executor", "local", "--max-parallel", "2", "--cpus-per-run", "1"]
+    done = subprocess.run([*tune_command(tmp_path, 4), *parallel], env=env,
+                          capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "left running by a stopped tune" in done.stderr
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{study_dir / 'study.db'}")
     states = [t.state for t in study.trials]
-    assert states.count(TrialState.COMPLETE) == 2 and states.count(TrialState.FAIL) == 1
+    assert states.count(TrialState.COMPLETE) == 4 and states.count(TrialState.FAIL) == 1
     numbers = [t.number for t in study.trials]
     assert len(set(numbers)) == len(numbers)
     killed = next(t.number for t in study.trials if t.state == TrialState.FAIL)
     assert not (study_dir / f"trial-{killed}").exists()  # its half-written folder replaced
+    workers = {t.user_attrs.get("worker") for t in study.trials if t.state == TrialState.COMPLETE}
+    assert workers == {0, 1}  # both processes took trials from the one study
 
 
 def test_median_pruner_prunes_a_clearly_bad_net_trial(tmp_path):

@@ -1,15 +1,14 @@
 """The tune mechanics on the fast linear models: trials never read the test split, a written
-preset is the best trial again, the report, and two local workers sharing one study."""
+preset is the best trial again, the report (two local workers sharing one study: in
+test_resume_and_prune.py)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 
-import optuna
 from optuna.trial import TrialState
 
-from sentibench.bench.options import ExecutorOptions
 from sentibench.data.dataset import SAMPLE_DIR
 from sentibench.registry import get_spec
 from sentibench.runs import find_runs, load_run
@@ -61,15 +60,3 @@ def test_trials_never_read_the_test_split_then_preset_and_report(tmp_path, monke
     assert "Best: trial" in text and "## Top 3" in text and "importance" in text
     assert (folder / "history.png").stat().st_size > 1000
     assert (folder / "parallel.png").stat().st_size > 1000
-
-
-def test_two_local_workers_share_one_study(tmp_path):
-    job = make_job(tmp_path, trials=4)
-    tune(job, ExecutorOptions(executor="local", max_parallel=2, cpus_per_run=1))
-    storage = job.storage
-    study = optuna.load_study(study_name="s", storage=storage)
-    numbers = [t.number for t in study.trials]
-    assert len(study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))) == 4
-    assert len(numbers) == len(set(numbers)) == 4
-    workers = {t.user_attrs["worker"] for t in study.trials}
-    assert workers == {0, 1}  # both processes took trials from the one study
