@@ -21,7 +21,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +64,7 @@ class _Job:
     future: Future = field(default_factory=Future)
 
 
-Predict = Callable[[list[str]], Sequence[float]]
+Predict = Callable[[list[str]], Iterable[float]]  # P(positive) per text, in order
 
 
 class Batcher:

@@ -240,7 +240,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.batcher = batcher  # for tests and tools: queue depth, close()
     page = page_html()
+
+    def loaded_model() -> RunModel:
+        """The model, or the 503 that says why not. Starts the model thread when no lifespan
+        did (a TestClient used without `with`)."""
+        batcher.start()
+        return slot.loaded()
 
     @app.exception_handler(RequestError)
     async def refuse(_: Request, exc: RequestError) -> JSONResponse:
@@ -284,7 +291,7 @@ def create_app(
         responses=schema.error_responses(503, why="the model is still loading, or failed to"),
     )
     async def ready() -> dict[str, Any]:
-        slot.loaded()
+        loaded_model()
         return {"status": "ready"}
 
     @app.get("/metrics", response_class=Response, responses=schema.METRICS_RESPONSE)
@@ -310,7 +317,7 @@ def create_app(
     )
     async def predict(request: Request) -> dict[str, Any]:
         parsed = parse_request(await read_json_body(request, limits), limits)
-        slot.loaded()  # 503 while loading: nothing waits in the queue for a model to appear
+        loaded_model()  # 503 while loading: nothing waits in the queue for a model to appear
         proba = await answered(batcher.predict_texts(parsed.texts, limits.timeout_s))
         labels = labels_from_proba(np.asarray(proba))
         rows = [
@@ -329,7 +336,7 @@ def create_app(
     )
     async def explain(request: Request) -> dict[str, Any]:
         parsed = parse_request(await read_json_body(request, limits), limits, allow_batch=False)
-        model, text = slot.loaded(), parsed.texts[0]
+        model, text = loaded_model(), parsed.texts[0]
         explain_text = partial(model.explain, text, 1, limits.explain_variants)
         result = await answered(batcher.call(explain_text, limits.timeout_s))
         return {**result.to_dict(), "id": parsed.id}
