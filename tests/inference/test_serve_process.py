@@ -1,6 +1,8 @@
 """`sentibench serve` as a real process on a free loopback port (an NB-SVM run): SIGTERM stops
-accepting, answers every queued request and exits 0; --workers 2 shares the port and one
-scrape of /metrics counts both workers. Bad flags are one sentence before anything loads."""
+accepting, answers every queued request and exits 0. A worker process builds its app from the
+parent's settings (checked in process); --workers 2 for real, sharing the port and the metrics,
+takes 10-60 s on 2 busy cores (two fresh interpreters import torch and scikit-learn), so it runs
+only with SENTIBENCH_SERVE_WORKERS_TEST=1. Bad flags are one sentence before anything loads."""
 
 from __future__ import annotations
 
@@ -17,11 +19,15 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the service needs the serve extra (fastapi, uvicorn)")
 httpx = pytest.importorskip("httpx", reason="the service needs the serve extra (httpx)")
+from fastapi.testclient import TestClient  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from sentibench.cli import app  # noqa: E402
 from sentibench.errors import ConfigError  # noqa: E402
+from sentibench.inference.batching import BatchPolicy  # noqa: E402
+from sentibench.inference.server import SETTINGS_ENV, ServeSettings, app_from_environment  # noqa: E402
+from sentibench.inference.service import Limits  # noqa: E402
 
 
 def free_port() -> int:
@@ -95,6 +101,25 @@ def test_sigterm_drains_the_queue_and_exits_0(family_run):
         server.wait()
 
 
+def test_a_worker_builds_its_app_from_the_parents_settings(family_run, monkeypatch):
+    limits, policy = Limits(max_texts=3), BatchPolicy(batch_size=4, max_wait_ms=1, queue_size=9)
+    settings = ServeSettings(str(family_run("nbsvm")), limits=limits, policy=policy)
+    monkeypatch.setenv(SETTINGS_ENV, settings.to_json())
+    with TestClient(app_from_environment()) as client:
+        deadline = time.monotonic() + 30
+        while client.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "the worker's model never loaded"
+            time.sleep(0.02)
+        health = client.get("/health").json()
+        assert health["model"] == "nbsvm" and health["limits"]["max_texts"] == 3
+        assert health["batching"] == {"batch_size": 4, "max_wait_ms": 1, "queue_size": 9}
+        assert client.post("/predict", json={"texts": ["great"] * 4}).status_code == 413
+
+
+@pytest.mark.skipif(
+    os.environ.get("SENTIBENCH_SERVE_WORKERS_TEST") != "1",
+    reason="10-60 s: set SENTIBENCH_SERVE_WORKERS_TEST=1 to serve with --workers 2 for real",
+)
 def test_two_workers_share_the_port_and_the_metrics(family_run):
     server, url = start(family_run("nbsvm"), "--workers", "2")
     try:
