@@ -146,7 +146,8 @@ def test_two_workers_share_the_port_and_the_metrics(family_run):
     [("--batch-size", "0", "batch_size must be >= 1"), ("--queue-size", "-3", "queue_size"),
      ("--max-wait-ms", "-1", "max_wait_ms must be >= 0"), ("--workers", "0", "workers"),
      ("--max-texts", "0", "max_texts"), ("--max-batch", "0", "max_texts"),
-     ("--request-timeout", "0", "timeout must be > 0"), ("--threads", "0", "threads")],
+     ("--request-timeout", "0", "timeout must be > 0"), ("--timeout", "-1", "timeout must be"),
+     ("--threads", "0", "threads")],
 )  # fmt: skip
 def test_bad_serve_flags_are_one_sentence(flag, value, fragment, tmp_path):
     # A run that does not exist: the flags are refused before the run is even looked at.

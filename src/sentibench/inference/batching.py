@@ -126,14 +126,16 @@ class Batcher:
             timeout = max(job.deadline - time.monotonic(), 0.0)
             return await asyncio.wait_for(asyncio.wrap_future(job.future), timeout)
         except TimeoutError:
-            # Cancelling the wrapped future cancelled job.future unless the worker had taken
-            # it; a cancelled job leaves the queue now, so it holds no place there.
-            self._remove(job)
             raise Expired from None
+        finally:
+            # A timeout (or a cancelled handler) cancelled job.future unless the worker had
+            # taken it; a cancelled job leaves the queue now, so it holds no place there.
+            if job.future.cancelled():
+                self._remove(job)
 
     def _remove(self, job: _Job) -> None:
         with self._changed:
-            if job.future.cancelled() and job in self._queue:
+            if job in self._queue:
                 self._queue.remove(job)
                 self.on_depth(len(self._queue))
 
