@@ -245,12 +245,12 @@ def load_test(path: Path, backend: str, requests: int, concurrency: int, threads
             if server.poll() is not None:
                 sys.exit(f"sentibench serve exited: {server.stderr.read().decode()[-2000:]}")
             try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                if httpx.get(url + "/ready", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                sys.exit("sentibench serve did not answer /health within 300 s.")
+                sys.exit("sentibench serve was not ready (GET /ready) within 300 s.")
             time.sleep(0.5)
         result = asyncio.run(hammer(url, texts, requests, concurrency))
     finally:

@@ -501,20 +501,42 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     backend: Annotated[str, typer.Option(help="original | onnx | int8 | bf16")] = "original",
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all)")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads per worker (default: cores // workers)")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="processes, each with its own model")] = 1,
+    batch_size: Annotated[int, typer.Option(help="most texts per forward pass")] = 32,
+    max_wait_ms: Annotated[
+        float, typer.Option(help="how long a request may wait for others to share its batch")
+    ] = 5.0,
+    queue_size: Annotated[
+        int, typer.Option(help="requests that may wait for the model (503 past it)")
+    ] = 128,
     max_chars: Annotated[int, typer.Option(help="longest text accepted (413 over it)")] = 20_000,
-    max_batch: Annotated[int, typer.Option(help="most texts per request (413 over it)")] = 64,
-    timeout: Annotated[float, typer.Option(help="seconds a request may take (503 past it)")] = 30,
+    max_texts: Annotated[int, typer.Option(help="most texts per request (413 over it)")] = 64,
+    request_timeout: Annotated[
+        float, typer.Option(help="seconds a request may wait and run (503 past it)")
+    ] = 30,
+    # The names before issue 20: --max-batch was the per-request cap, --timeout the timeout.
+    max_batch: Annotated[int | None, typer.Option("--max-batch", hidden=True)] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", hidden=True)] = None,
     trust_remote_code: TrustOption = False,
 ) -> None:
-    """Serve a run over HTTP: POST /predict, POST /explain, GET /health, and a page at /."""
+    """Serve a run over HTTP with dynamic batching: POST /predict, POST /explain, GET /health,
+    /ready, /metrics, and a page at /."""
+    from sentibench.inference.batching import BatchPolicy
+    from sentibench.inference.server import serve as serve_run
     from sentibench.inference.service import Limits
-    from sentibench.inference.service import serve as serve_run
 
-    limits = Limits(max_chars=max_chars, max_batch=max_batch, timeout_s=timeout)
+    limits = Limits(
+        max_chars=max_chars,
+        max_texts=max_batch if max_batch is not None else max_texts,
+        timeout_s=timeout if timeout is not None else request_timeout,
+    )
+    policy = BatchPolicy(batch_size=batch_size, max_wait_ms=max_wait_ms, queue_size=queue_size)
     serve_run(
-        run, host, port, backend=backend, threads=threads, limits=limits,
-        trust_remote_code=trust_remote_code,
+        run, host, port, backend=backend, threads=threads, limits=limits, policy=policy,
+        workers=workers, trust_remote_code=trust_remote_code,
     )  # fmt: skip
 
 

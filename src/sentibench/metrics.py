@@ -20,7 +20,10 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tup
     denominator = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denominator
     half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exactly 0 (1) with no successes (failures): centre - half cancels only up to rounding
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == total else min(1.0, centre + half)
+    return low, high
 
 
 def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:

@@ -18,7 +18,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 import sentibench  # noqa: E402
-from sentibench.inference.service import create_app, running_server  # noqa: E402
+from sentibench.inference.server import running_server  # noqa: E402
+from sentibench.inference.service import create_app  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

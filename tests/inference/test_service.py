@@ -22,13 +22,13 @@ def model(keyword_run):
 
 @pytest.fixture
 def client(model):
-    return TestClient(create_app(model, Limits(max_chars=200, max_batch=4, timeout_s=5)))
+    return TestClient(create_app(model, Limits(max_chars=200, max_texts=4, timeout_s=5)))
 
 
 def test_health_and_page(client):
     health = client.get("/health").json()
     assert health["status"] == "ok" and health["model"] == "keyword"
-    assert health["limits"]["max_batch"] == 4
+    assert health["limits"]["max_texts"] == 4
     page = client.get("/")
     assert page.status_code == 200 and 'id="classify"' in page.text
 
@@ -54,7 +54,7 @@ def test_explain_returns_word_contributions(client):
     ("body", "status", "fragment"),
     [
         ({"text": "x" * 201}, 413, "text has 201 characters; the limit is 200"),
-        ({"texts": ["ok"] * 5}, 413, "The batch has 5 texts; the limit is 4"),
+        ({"texts": ["ok"] * 5}, 413, "The request has 5 texts; the limit is 4"),
         ({"texts": ["ok", "x" * 201]}, 413, "texts[1] has 201 characters"),
         ({"text": "   "}, 422, "text is empty"),
         ({"texts": ["ok", ""]}, 422, "texts[1] is empty"),

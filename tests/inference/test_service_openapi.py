@@ -16,7 +16,7 @@ from schemathesis.generation import GenerationMode  # noqa: E402
 import sentibench  # noqa: E402
 from sentibench.inference.service import Limits, create_app  # noqa: E402
 
-LIMITS = Limits(max_chars=200, max_batch=4, timeout_s=10)
+LIMITS = Limits(max_chars=200, max_texts=4, timeout_s=10)
 # The default refusals plus 413: this service refuses a text or a batch over its limits (the
 # schema's maxLength / maxItems) with 413, as the schema declares.
 REJECTED = ["400", "413", "422"]
@@ -73,7 +73,8 @@ def test_the_service_conforms_to_its_openapi_schema(api_schema, mode):
 
         conforms()
     posts = {"POST /predict", "POST /explain"}
-    assert set(tried) == (posts if mode.is_negative else posts | {"GET /health", "GET /"})
+    gets = {"GET /health", "GET /ready", "GET /metrics", "GET /"}
+    assert set(tried) == (posts if mode.is_negative else posts | gets)
 
 
 def test_the_schema_documents_every_body_and_status(app):
@@ -89,7 +90,7 @@ def test_the_schema_documents_every_body_and_status(app):
         assert "Retry-After" in operation["responses"]["503"]["headers"]
     batch = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     texts = batch["schema"]["anyOf"][1]["properties"]["texts"]
-    assert texts["maxItems"] == LIMITS.max_batch and texts["items"]["maxLength"] == LIMITS.max_chars
+    assert texts["maxItems"] == LIMITS.max_texts and texts["items"]["maxLength"] == LIMITS.max_chars
     assert spec["paths"]["/health"]["get"]["responses"]["200"]["content"]
 
 

@@ -36,7 +36,7 @@ class LocalExecutor:
         self.gpus_per_run = gpus_per_run
         self.free_gpus = list(range(gpus))  # device indices not given to a running worker
         self.queue: list[Handle] = []
-        self.processes: dict[int, subprocess.Popen] = {}  # id(handle) -> its worker
+        self.processes: dict[int, tuple[Handle, subprocess.Popen]] = {}  # id(handle) -> worker
         self.host = socket.gethostname()
 
     def submit(self, job: Job) -> Handle:
@@ -48,12 +48,22 @@ class LocalExecutor:
     def submit_all(self, jobs: Sequence[Job]) -> list[Handle]:
         return [self.submit(job) for job in jobs]
 
-    def _running(self) -> int:
-        return sum(process.poll() is None for process in self.processes.values())
+    def _reap(self) -> None:
+        """Collect every worker that has ended: its slot and GPUs are free again only then."""
+        for key, (handle, process) in list(self.processes.items()):
+            if process.poll() is not None:
+                del self.processes[key]
+                self._ended(handle, process.returncode)
+
+    def _ended(self, handle: Handle, returncode: int | None) -> None:
+        handle.returncode = returncode
+        handle.mark(DONE)
+        self.free_gpus += handle.extra.pop("gpus", [])
 
     def _fill(self) -> None:
         """Start queued jobs, in order, while fewer than `parallel` run."""
-        while self.queue and self._running() < self.parallel:
+        self._reap()
+        while self.queue and len(self.processes) < self.parallel:
             self._start(self.queue.pop(0))
 
     def _start(self, handle: Handle) -> None:
@@ -83,28 +93,21 @@ class LocalExecutor:
                 env=env,
             )
             log.write(f"=== worker pid {process.pid}\n")
-        self.processes[id(handle)] = process
+        self.processes[id(handle)] = (handle, process)
         handle.job_id, handle.node = str(process.pid), self.host
         handle.mark(RUNNING)
 
     def poll(self, handle: Handle) -> str:
-        if handle.state == DONE:
-            return DONE
-        process = self.processes.get(id(handle))
-        if process is not None and process.poll() is not None:
-            handle.returncode = process.returncode
-            handle.mark(DONE)
-            self.processes.pop(id(handle))
-            self.free_gpus += handle.extra.pop("gpus", [])
-        self._fill()
+        if handle.state != DONE:
+            self._fill()  # reaps every ended worker, this one's too
         return handle.state
 
     def wait(self, handle: Handle, seconds: float) -> None:
         """Block up to `seconds` for this handle's worker (the bench's tick)."""
-        process = self.processes.get(id(handle))
-        if process is not None:
+        running = self.processes.get(id(handle))
+        if running is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=seconds)
+                running[1].wait(timeout=seconds)
 
     def cancel(self, handle: Handle) -> None:
         handle.cancelled = True
@@ -112,20 +115,19 @@ class LocalExecutor:
             self.queue.remove(handle)
             handle.mark(DONE)
             return
-        process = self.processes.pop(id(handle), None)
-        if process is None:
+        running = self.processes.pop(id(handle), None)
+        if running is None:
             return
+        process = running[1]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-        handle.returncode = process.returncode
-        handle.mark(DONE)
-        self.free_gpus += handle.extra.pop("gpus", [])
+        self._ended(handle, process.returncode)
 
     def close(self, interrupted: bool) -> None:
         """Local workers never outlive the bench: stop what still runs."""
         self.queue.clear()
-        for process in list(self.processes.values()):
+        for _, process in list(self.processes.values()):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()

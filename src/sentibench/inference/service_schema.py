@@ -3,7 +3,8 @@
 The handlers read and check request bodies themselves (service.read_json_body, texts_of: size
 limits, one-sentence errors), so the request bodies are declared here as JSON Schemas built
 from the service's Limits, and every response (200, 413, 422, 503) as a pydantic model. A body
-the schema accepts gets a 200; one it refuses gets a 413 (over a limit) or a 422.
+the schema accepts gets a 200 (or a 503 when the service is loading, full or too slow); one it
+refuses gets a 413 (over a limit) or a 422.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from pydantic import BaseModel, Field
 Label = Literal["negative", "positive"]
 
 
+ID = Field(None, description="the request's own id, echoed when it sent one")
+
+
 class Prediction(BaseModel):
     label: Label
     prob_positive: float = Field(ge=0, le=1, description="P(positive); label is positive >= 0.5")
+    id: str | None = ID
 
 
 class Predictions(BaseModel):
     predictions: list[Prediction] = Field(description="one per text, in the order sent")
+    id: str | None = ID
 
 
 class WordContribution(BaseModel):
@@ -37,22 +43,35 @@ class Explanation(BaseModel):
     label: Label
     window: int = Field(ge=1, description="words dropped together")
     words: list[WordContribution]
+    id: str | None = ID
 
 
 class LimitsInfo(BaseModel):
     max_chars: int
-    max_batch: int
+    max_texts: int = Field(description="texts per request")
     timeout_s: float
     explain_variants: int
 
 
+class BatchingInfo(BaseModel):
+    batch_size: int = Field(description="texts per forward pass")
+    max_wait_ms: float
+    queue_size: int = Field(description="requests that may wait")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
-    run: str
-    model: str
-    backend: str
+    ready: bool = Field(description="the model is loaded (GET /ready says the same)")
+    run: str | None = Field(description="null until the model is loaded")
+    model: str | None
+    backend: str | None
     test_accuracy: float | None
     limits: LimitsInfo
+    batching: BatchingInfo
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
 
 
 class ErrorBody(BaseModel):
@@ -64,17 +83,21 @@ def _text(max_chars: int) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": max_chars, "pattern": r"\S"}
 
 
-def one_text_schema(max_chars: int) -> dict[str, Any]:
+def _id(max_id_chars: int) -> dict[str, Any]:
+    return {"type": "string", "maxLength": max_id_chars, "description": "echoed in the answer"}
+
+
+def one_text_schema(max_chars: int, max_id_chars: int) -> dict[str, Any]:
     return {
         "title": "OneText",
         "type": "object",
-        "properties": {"text": _text(max_chars)},
+        "properties": {"text": _text(max_chars), "id": _id(max_id_chars)},
         "required": ["text"],
         "additionalProperties": False,
     }
 
 
-def batch_schema(max_chars: int, max_batch: int) -> dict[str, Any]:
+def batch_schema(max_chars: int, max_texts: int, max_id_chars: int) -> dict[str, Any]:
     return {
         "title": "Batch",
         "type": "object",
@@ -83,8 +106,9 @@ def batch_schema(max_chars: int, max_batch: int) -> dict[str, Any]:
                 "type": "array",
                 "items": _text(max_chars),
                 "minItems": 1,
-                "maxItems": max_batch,
-            }
+                "maxItems": max_texts,
+            },
+            "id": _id(max_id_chars),
         },
         "required": ["texts"],
         "additionalProperties": False,
@@ -97,16 +121,28 @@ def request_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "description": description, "content": content}}
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for the refusals a handler can send, each {"detail": "<one sentence>"}."""
-    why = {
-        413: "a text, the batch or the body is over the service's limits",
+METRICS_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the Prometheus text format: requests by status, latency, batch sizes, "
+        "queue depth",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
+
+
+def error_responses(*statuses: int, why: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for the refusals a handler can send, each {"detail": "<one sentence>"};
+    `why` replaces the usual description (of the one status given)."""
+    usual = {
+        413: "a text, the request or the body is over the service's limits",
         422: "the body is not UTF-8 JSON of the documented shape, or a text is empty",
-        503: "the model did not answer within the timeout; retry later",
+        503: "the queue is full, the model is loading, the service is shutting down, or the "
+        "model did not answer within the timeout (a request still queued then is dropped); "
+        "retry after Retry-After seconds",
     }
     responses: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        responses[status] = {"model": ErrorBody, "description": why[status]}
+        responses[status] = {"model": ErrorBody, "description": why or usual[status]}
     if 503 in responses:
         retry = {"description": "seconds to wait", "schema": {"type": "string"}}
         responses[503]["headers"] = {"Retry-After": retry}
