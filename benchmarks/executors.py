@@ -85,8 +85,8 @@ def main() -> None:
         "## Executors: the quick suite, local processes vs a one-node Slurm cluster",
         "",
         f"- Command: `{command_line('executors.py')}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",  # noqa: E501
-        f"- Machine: {cores} cores ({info['cpu']}), **shared with other work while it ran** "
-        f"(load average 1/5/15 min at the end: {load}); Slurm 22.05 from "
+        f"- Machine: {cores} cores ({info['cpu']}); load average 1/5/15 min at the end, its own "
+        f"runs included: {load}; Slurm 22.05 from "
         "scripts/slurm-local.sh on the same machine.",
         f"- {n_runs} runs; leaderboard (model, seeds, accuracy) of slurm equals local's at the "
         f"same --cpus-per-run: {'yes' if same[1] else 'NO'} ({cores} threads), "
@@ -104,8 +104,7 @@ def main() -> None:
         "",
         f"Slurm's overhead per run: {overhead[0]:+.1f} s one at a time, {overhead[1]:+.1f} s two "
         "at a time (wall time difference / runs; scheduling, the job's Python start, squeue "
-        "polling). On a shared 2-core machine these figures move by several seconds between "
-        "runs.",
+        "polling). These figures move by a few seconds from one benchmark run to the next.",
     ]
     text = "\n".join(lines)
     print(text)
