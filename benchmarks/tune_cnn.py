@@ -59,7 +59,7 @@ def main() -> None:
         )
         counts = {s: len(study.get_trials(states=(s,))) for s in TrialState}
         preset = cpu_preset_validation(runs, args.threads)
-    best = study.best_trial
+        best = study.best_trial  # read while the study's database still exists
     text = "\n".join([
         f"`{command_line('tune_cnn.py')}` on {machine()}",
         "",
