@@ -389,7 +389,7 @@ def tune(
     spec = get_spec(model)
     name = study or f"{model}-{Path(data).name}"
     options = None
-    if executor is not None or max_parallel is not None:
+    if executor is not None or max_parallel is not None or cpus_per_run is not None:
         options = resolve({}, {"executor": executor, "max_parallel": max_parallel,
                                "cpus_per_run": cpus_per_run})  # fmt: skip
     job = TuneJob(
