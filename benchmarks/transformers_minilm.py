@@ -3,7 +3,7 @@
     python benchmarks/transformers_minilm.py                      # all five methods
     python benchmarks/transformers_minilm.py --methods full,lora  # some of them
     python benchmarks/transformers_minilm.py --set lr=1e-4 --methods full --no-write
-    python benchmarks/transformers_minilm.py --json rows.json   # the rows minilm_selection.py reads
+    python benchmarks/transformers_minilm.py --json rows.json   # the rows as JSON
     python benchmarks/transformers_minilm.py --data sample --train-size 64 --test-size 32 \\
         --methods prompt --set max_length=64 --set epochs=1 --runs /tmp/m --no-write  # a check
     python benchmarks/transformers_minilm.py --methods full --set lr=1e-4 --folds 5 --fold 0
@@ -295,7 +295,7 @@ def main() -> None:
         "complete runs and resumes an unfinished one",
     )
     parser.add_argument(
-        "--json", type=Path, help="also write the rows here (what minilm_selection.py reads)"
+        "--json", type=Path, help="also write the rows here (for selection across folds)"
     )
     parser.add_argument("--no-write", action="store_true", help="print only")
     parser.add_argument("--folds", type=int, help="k-fold selection mode (no test scoring)")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from sentibench.metrics import classification_metrics, mcnemar_exact, wilson_interval
+from sentibench.metrics import classification_metrics, macro_f1, mcnemar_exact, wilson_interval
 
 
 def test_wilson_closed_forms():
@@ -33,3 +33,13 @@ def test_classification_metrics():
     assert metrics["confusion_matrix"] == [[1, 1], [0, 2]]
     assert metrics["recall"]["negative"] == 0.5
     assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+def test_the_loops_numpy_macro_f1_equals_sklearns():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    for predictions in (rng.integers(0, 2, 200), np.zeros(200, dtype=int), labels):
+        expected = f1_score(labels, predictions, average="macro", zero_division=0)
+        assert macro_f1(labels, predictions) == pytest.approx(expected)

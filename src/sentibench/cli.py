@@ -41,6 +41,66 @@ TrustOption = Annotated[
 ]
 
 
+# Where runs (bench) or trials (tune) train: one set of options, one resolve path
+# (bench/options.py); a suite file's [executor] table takes the same keys.
+ExecutorOption = Annotated[
+    str | None, typer.Option("--executor", help="local (default) | slurm (through submitit)")
+]
+MaxParallelOption = Annotated[
+    int | None,
+    typer.Option("--max-parallel", help="runs (tune: trial workers) at once (default 1)"),
+]
+CpusPerRunOption = Annotated[
+    int | None,
+    typer.Option(
+        "--cpus-per-run", help="threads per run (default: local cores // --max-parallel, Slurm 1)"
+    ),
+]
+GpusPerRunOption = Annotated[
+    int | None,
+    typer.Option("--gpus-per-run", help="GPUs per run; >1 launches the run with torchrun"),
+]
+MemPerRunOption = Annotated[
+    str | None, typer.Option("--mem-per-run", help="Slurm memory per run, e.g. 16G")
+]
+TimeLimitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--time-limit", help="per run: minutes or [D-]HH:MM:SS (Slurm --time; local: a budget)"
+    ),
+]
+PartitionOption = Annotated[str | None, typer.Option("--partition", help="Slurm partition")]
+SlurmOptionOption = Annotated[
+    list[str] | None, typer.Option("--slurm-option", help="KEY=VALUE sbatch option (repeatable)")
+]
+
+
+def executor_values(
+    executor: str | None,
+    max_parallel: int | None,
+    cpus_per_run: int | None,
+    gpus_per_run: int | None,
+    mem_per_run: str | None,
+    time_limit: str | None,
+    partition: str | None,
+    slurm_option: list[str] | None,
+) -> dict[str, object]:
+    """The executor options given on the command line, by ExecutorOptions field (None: not
+    given), for bench.options.resolve."""
+    from sentibench.bench.options import parse_slurm_options
+
+    return {
+        "executor": executor,
+        "max_parallel": max_parallel,
+        "cpus_per_run": cpus_per_run,
+        "gpus_per_run": gpus_per_run,
+        "mem_per_run": mem_per_run,
+        "time_limit": time_limit,
+        "partition": partition,
+        "slurm_options": parse_slurm_options(slurm_option or []),
+    }
+
+
 def _print_version(value: bool) -> None:
     if value:
         from sentibench.provenance import sentibench_version
@@ -235,38 +295,14 @@ def bench(
     data: Annotated[
         str | None, typer.Option("--data", help="run every entry on this data instead")
     ] = None,
-    executor: Annotated[
-        str | None, typer.Option("--executor", help="local (default) | slurm (through submitit)")
-    ] = None,
-    max_parallel: Annotated[
-        int | None, typer.Option("--max-parallel", help="runs at once (default 1)")
-    ] = None,
-    cpus_per_run: Annotated[
-        int | None,
-        typer.Option(
-            "--cpus-per-run",
-            help="threads per run (default: local cores // --max-parallel, Slurm 1)",
-        ),
-    ] = None,
-    gpus_per_run: Annotated[
-        int | None,
-        typer.Option("--gpus-per-run", help="GPUs per run; >1 launches the run with torchrun"),
-    ] = None,
-    mem_per_run: Annotated[
-        str | None, typer.Option("--mem-per-run", help="Slurm memory per run, e.g. 16G")
-    ] = None,
-    time_limit: Annotated[
-        str | None,
-        typer.Option(
-            "--time-limit",
-            help="per run: minutes or [D-]HH:MM:SS (Slurm --time; local: a budget)",
-        ),
-    ] = None,
-    partition: Annotated[str | None, typer.Option("--partition", help="Slurm partition")] = None,
-    slurm_option: Annotated[
-        list[str] | None,
-        typer.Option("--slurm-option", help="KEY=VALUE sbatch option (repeatable)"),
-    ] = None,
+    executor: ExecutorOption = None,
+    max_parallel: MaxParallelOption = None,
+    cpus_per_run: CpusPerRunOption = None,
+    gpus_per_run: GpusPerRunOption = None,
+    mem_per_run: MemPerRunOption = None,
+    time_limit: TimeLimitOption = None,
+    partition: PartitionOption = None,
+    slurm_option: SlurmOptionOption = None,
     detach: Annotated[
         bool,
         typer.Option("--detach", help="Slurm: exit once submitted; rerun or `bench status` later"),
@@ -278,21 +314,13 @@ def bench(
         return
     if suite is None:
         raise SentibenchError("Missing option --suite; e.g. sentibench bench --suite quick.")
-    from sentibench.bench.options import parse_slurm_options, resolve
+    from sentibench.bench.options import resolve
     from sentibench.bench.runner import run_suite, suite_dir
     from sentibench.bench.suite import load_suite
 
     loaded = load_suite(suite, data)
-    cli_values = {
-        "executor": executor,
-        "max_parallel": max_parallel,
-        "cpus_per_run": cpus_per_run,
-        "gpus_per_run": gpus_per_run,
-        "mem_per_run": mem_per_run,
-        "time_limit": time_limit,
-        "partition": partition,
-        "slurm_options": parse_slurm_options(slurm_option or []),
-    }
+    cli_values = executor_values(executor, max_parallel, cpus_per_run, gpus_per_run,
+                                 mem_per_run, time_limit, partition, slurm_option)  # fmt: skip
     options = resolve(loaded.executor, cli_values)
     outcomes = run_suite(loaded, runs, console, options=options, detach=detach)
     folder = suite_dir(loaded, runs)
@@ -349,15 +377,14 @@ def tune(
         list[str] | None, typer.Option("--set", help="key=value for every trial (repeatable)")
     ] = None,
     seed: Annotated[int, typer.Option(help="sampler seed")] = 0,
-    executor: Annotated[
-        str | None, typer.Option("--executor", help="local | slurm: trials in worker processes")
-    ] = None,
-    max_parallel: Annotated[
-        int | None, typer.Option("--max-parallel", help="workers (trials) at once")
-    ] = None,
-    cpus_per_run: Annotated[
-        int | None, typer.Option("--cpus-per-run", help="threads per worker")
-    ] = None,
+    executor: ExecutorOption = None,
+    max_parallel: MaxParallelOption = None,
+    cpus_per_run: CpusPerRunOption = None,
+    gpus_per_run: GpusPerRunOption = None,
+    mem_per_run: MemPerRunOption = None,
+    time_limit: TimeLimitOption = None,
+    partition: PartitionOption = None,
+    slurm_option: SlurmOptionOption = None,
     write_preset: Annotated[
         str | None,
         typer.Option(
@@ -388,10 +415,10 @@ def tune(
 
     spec = get_spec(model)
     name = study or f"{model}-{Path(data).name}"
-    options = None
-    if executor is not None or max_parallel is not None or cpus_per_run is not None:
-        options = resolve({}, {"executor": executor, "max_parallel": max_parallel,
-                               "cpus_per_run": cpus_per_run})  # fmt: skip
+    given = executor_values(executor, max_parallel, cpus_per_run, gpus_per_run, mem_per_run,
+                            time_limit, partition, slurm_option)  # fmt: skip
+    # no executor option at all: the trials run here, in this process, one at a time
+    options = resolve({}, given) if any(v not in (None, {}) for v in given.values()) else None
     job = TuneJob(
         model=model, data=data, trials=trials, study=name,
         space=str((space or shipped_space(model, spec.family)).resolve()),

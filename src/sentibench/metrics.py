@@ -51,6 +51,18 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:
     }
 
 
+def macro_f1(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 2) -> float:
+    """Unweighted mean of the per-class F1 (a class with no true and no predicted item: 0, as
+    sklearn's zero_division=0), in numpy: the training loop calls it every epoch."""
+    labels, predictions = np.asarray(labels), np.asarray(predictions)
+    scores = []
+    for label in range(n_classes):
+        true_positive = int(((predictions == label) & (labels == label)).sum())
+        wrong = int(((predictions == label) != (labels == label)).sum())  # fp + fn
+        scores.append(0.0 if true_positive == 0 else 2 * true_positive / (2 * true_positive + wrong))
+    return float(np.mean(scores))
+
+
 def mcnemar_exact(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:
     """Exact McNemar test on the discordant pairs of two classifiers over the same items."""
     right_a = np.asarray(pred_a) == np.asarray(labels)

@@ -205,3 +205,32 @@ def _alive_in_squeue(job_id: str) -> bool:
 
 def _controller_log(cluster: Path) -> str:
     return (cluster / "log" / "slurmctld.log").read_text()
+
+
+def test_tune_on_slurm_two_worker_jobs_share_one_journal_study(slurm_cluster, tmp_path):
+    """`tune --executor slurm`: the workers are Slurm jobs (the shared options: partition, time
+    limit, memory) asking one JournalStorage study (the default on a cluster) for trials."""
+    space = tmp_path / "space.toml"
+    space.write_text('C = {low = 0.5, high = 50.0, log = true}\nmin_df = [2, 3]\n')
+    runs = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "sentibench.cli", "tune", "tfidf_lr", "--data", "sample",
+         "--trials", "4", "--folds", "2", "--study", "s", "--pruner", "none", "--space",
+         str(space), "--set", "threads=1", "--set", "ngram_max=1", "--runs", str(runs),
+         "--executor", "slurm", "--max-parallel", "2", "--cpus-per-run", "1",
+         "--partition", "local", "--time-limit", "10", "--mem-per-run", "1G"],
+        capture_output=True, text=True, timeout=300, env=bench_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder = runs / "tune" / "s"
+    assert (folder / "journal.log").exists() and not (folder / "study.db").exists()
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(folder / "journal.log")))
+    trials = optuna.load_study(study_name="s", storage=storage).trials
+    assert [t.state.name for t in trials].count("COMPLETE") == 4
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    jobs = {t.user_attrs["slurm_job"] for t in trials}  # every trial trained inside a job
+    controller = _controller_log(slurm_cluster)
+    assert jobs and all(f"Allocate JobId={job.split('_')[0]}" in controller for job in jobs)

@@ -51,6 +51,7 @@ from accelerate.utils import DataLoaderConfiguration, broadcast, send_to_device,
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import nn
 
+from sentibench.metrics import macro_f1
 from sentibench.runs import RunDir
 from sentibench.train.checkpoint import TrainingState, load_checkpoint, save_checkpoint
 from sentibench.train.guard import CollapseGuard, one_class_share
@@ -306,9 +307,10 @@ class _Trainer:
         started = time.perf_counter()
         val_loss: float | None
         val_accuracy: float | None
+        val_macro_f1: float | None
         share: float | None
         if self.validates:
-            val_loss, val_accuracy, share = self._evaluate()
+            val_loss, val_accuracy, val_macro_f1, share = self._evaluate()
             if val_accuracy > state.best_accuracy:
                 self.best_weights = _cpu_copy(self.plain_model)
                 state.best_accuracy, state.best_epoch = val_accuracy, epoch
@@ -316,7 +318,7 @@ class _Trainer:
             else:
                 state.bad_epochs += 1
         else:  # the refit: the last epoch is the one kept, judged on its training predictions
-            val_loss, val_accuracy, share = None, None, None
+            val_loss, val_accuracy, val_macro_f1, share = None, None, None, None
             state.best_epoch, state.best_one_class_share = epoch, train_share
         state.epoch = epoch
         stopped_early = self.validates and 0 < config.patience <= state.bad_epochs
@@ -328,6 +330,7 @@ class _Trainer:
             "train_one_class_share": round(train_share, 6),
             "val_loss": _rounded(val_loss),
             "val_accuracy": _rounded(val_accuracy),
+            "val_macro_f1": _rounded(val_macro_f1),  # what a tune with --metric macro_f1 prunes on
             "val_one_class_share": _rounded(share),
             "lr": self.lr(),
             "seconds": round(seconds, 3),
@@ -448,8 +451,9 @@ class _Trainer:
         value = torch.tensor(loss, dtype=torch.float64, device=self.accelerator.device)
         return float(self.accelerator.reduce(value, reduction="sum"))
 
-    def _evaluate(self) -> tuple[float, float, float]:
-        """(loss, accuracy, one-class share of the predictions) on the validation batches."""
+    def _evaluate(self) -> tuple[float, float, float, float]:
+        """(loss, accuracy, macro-F1, one-class share of the predictions) on the validation
+        batches."""
         with self.accelerator.autocast():
             logits = predict_logits(
                 self.model, self.val_batches, self.forward, self.accelerator.device
@@ -459,12 +463,13 @@ class _Trainer:
         figures = [
             loss,
             float((predictions == self.val_labels).mean()),
+            macro_f1(self.val_labels, predictions),
             one_class_share(predictions),
         ]
         if self.accelerator.num_processes > 1:  # the main process's figures decide for all
             values = torch.tensor(figures, dtype=torch.float64, device=self.accelerator.device)
             figures = broadcast(values, from_process=0).tolist()
-        return figures[0], figures[1], figures[2]
+        return figures[0], figures[1], figures[2], figures[3]
 
     def result(self, rows: list[dict[str, Any]]) -> LoopResult:
         model = self.accelerator.unwrap_model(self.model, keep_fp32_wrapper=False)

@@ -1,8 +1,8 @@
 """One trial: the settings an Optuna trial suggests, trained as ordinary run records by
 run_training on the training split only, scored on validation (or k folds of train).
 
-Nets and transformers report each epoch's validation accuracy to the trial through the shared
-loop's epoch callback, so the pruner can stop a bad trial early (its record says pruned).
+Nets and transformers report each epoch's validation score (the --metric) to the trial through
+the shared loop's epoch callback, so the pruner can stop a bad trial early (its record says pruned).
 With --folds K each fold is a run record trial-<n>/fold-<k>/ and the trial reports the
 running mean after each fold, so a bad trial can be pruned between folds too.
 """
@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sentibench.bench.lock import slurm_job_id
 from sentibench.data.dataset import Splits, load_training_splits
 from sentibench.errors import Pruned
 from sentibench.registry import get_spec
@@ -64,16 +65,19 @@ def fold_splits(job: TuneJob, seed: int) -> list[Splits]:
     ]
 
 
-def epoch_reporter(trial: Any, pruner: str) -> Callable[[dict[str, Any]], None]:
+def epoch_reporter(trial: Any, pruner: str, metric: str) -> Callable[[dict[str, Any]], None]:
+    """Report each epoch's validation `metric` to the study (rows without it, e.g. the Trainer
+    recipe's with macro_f1, are not reported: a pruner never compares two metrics)."""
+
     def report(row: dict[str, Any]) -> None:
-        value = row.get("val_accuracy")
+        value = row.get(f"val_{metric}")
         if value is None:
             return
         trial.report(value, row["epoch"])
         if trial.should_prune():
             raise Pruned(
                 f"pruned by the {pruner} pruner after epoch {row['epoch']} "
-                f"(validation accuracy {value:.4f})"
+                f"(validation {metric} {value:.4f})"
             )
 
     return report
@@ -86,10 +90,12 @@ def run_trial(job: TuneJob, space: SearchSpace, base_config: Any, trial: Any) ->
     remove_run_folder(folder)
     trial.set_user_attr("run", str(folder))
     trial.set_user_attr("worker", job.worker)
+    if slurm_job_id():  # which Slurm job trained it (its log: logs/slurm/)
+        trial.set_user_attr("slurm_job", slurm_job_id())
     overrides = [*trial_overrides(job, base_config), *as_overrides(values)]
     common = dict(data=job.data, preset=job.preset, overrides=overrides, score_on="validation")
     if job.folds == 1:
-        reporter = epoch_reporter(trial, job.pruner)
+        reporter = epoch_reporter(trial, job.pruner, job.metric)
         run_training(job.model, out=folder, on_epoch_end=reporter, **common)  # type: ignore[arg-type]
         return float(load_run(folder).metrics[job.metric])  # type: ignore[index]
     scores: list[float] = []
