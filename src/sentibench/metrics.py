@@ -59,7 +59,8 @@ def macro_f1(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 2) ->
     for label in range(n_classes):
         true_positive = int(((predictions == label) & (labels == label)).sum())
         wrong = int(((predictions == label) != (labels == label)).sum())  # fp + fn
-        scores.append(0.0 if true_positive == 0 else 2 * true_positive / (2 * true_positive + wrong))
+        f1 = 0.0 if true_positive == 0 else 2 * true_positive / (2 * true_positive + wrong)
+        scores.append(f1)
     return float(np.mean(scores))
 
 
