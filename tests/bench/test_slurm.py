@@ -211,7 +211,7 @@ def test_tune_on_slurm_two_worker_jobs_share_one_journal_study(slurm_cluster, tm
     """`tune --executor slurm`: the workers are Slurm jobs (the shared options: partition, time
     limit, memory) asking one JournalStorage study (the default on a cluster) for trials."""
     space = tmp_path / "space.toml"
-    space.write_text('C = {low = 0.5, high = 50.0, log = true}\nmin_df = [2, 3]\n')
+    space.write_text("C = {low = 0.5, high = 50.0, log = true}\nmin_df = [2, 3]\n")
     runs = tmp_path / "runs"
     done = subprocess.run(
         [sys.executable, "-m", "sentibench.cli", "tune", "tfidf_lr", "--data", "sample",
