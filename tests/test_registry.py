@@ -15,8 +15,9 @@ from sentibench.registry import CONFIG_DIR, REGISTRY, get_spec
 PRESET_FILES = sorted([*CONFIG_DIR.glob("*.toml"), *TOY_PRESETS.glob("*.toml")])
 # cpu: the default preset where no GPU is visible, so `sentibench train NAME` runs anywhere;
 # quick: the smoke run on the bundled sample (the quick suite, the tests: the nn battery takes
-# a classic net's sizes from it). gpu is optional.
-REQUIRED = {"linear": {"cpu"}, "classic": {"cpu", "quick"}, "transformer": {"cpu", "quick"}}
+# a classic net's sizes from it). gpu is optional. An ensemble is built from runs: no presets.
+REQUIRED = {"linear": {"cpu"}, "classic": {"cpu", "quick"}, "transformer": {"cpu", "quick"},
+            "ensemble": set()}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -276,6 +276,41 @@ def leaderboard(runs: RunsOption = Path("runs")) -> None:
     console.print(f"Wrote {runs / 'leaderboard.md'}, leaderboard.csv and accuracy_summary.csv.")
 
 
+@app.command()
+def ensemble(
+    runs: Annotated[
+        list[Path],
+        typer.Option("--runs", help="the member run directories: --runs R1 R2 ... (two or more)"),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="the ensemble's new run directory")],
+    more_runs: Annotated[
+        list[Path] | None, typer.Argument(help="more members (what follows --runs R1)")
+    ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="mean | vote (fit nothing) | stack | greedy (fit on the members' validation "
+            "predictions)"
+        ),
+    ] = "mean",
+    rounds: Annotated[int, typer.Option(help="greedy: most forward-selection rounds")] = 25,
+) -> None:
+    """Combine finished runs into an ensemble run, scored on the test split and ranked like any
+    run; `predict --run OUT` and `serve --run OUT` load its members."""
+    from sentibench.recipes.ensemble.build import build_ensemble
+    from sentibench.runs import load_run
+
+    path = build_ensemble([*runs, *(more_runs or [])], method, out, rounds)
+    record = load_run(path)
+    metrics, weights = record.metrics or {}, record.config["config"]["weights"]
+    low, high = metrics["accuracy_ci95"]
+    console.print(
+        f"ensemble ({method} of {len(weights)} runs, weights "
+        f"{', '.join(f'{w:g}' for w in weights)}): test accuracy {metrics['accuracy']:.4f} "
+        f"(95% CI {low:.4f}–{high:.4f}) -> {path}"
+    )
+
+
 bench_app = typer.Typer(
     help="Run a suite (each run isolated, finished runs skipped, killed ones resumed), then "
     "report; `bench status` shows where its runs are.",

@@ -24,6 +24,11 @@ class CollapseError(SentibenchError):
     """Training diverged (NaN/inf loss) or the model predicts (almost) one class only."""
 
 
+class EnsembleError(SentibenchError):
+    """Runs that cannot be combined: unfinished, on other data, or without the validation
+    predictions a fitted ensemble needs."""
+
+
 class Pruned(SentibenchError):
     """A search stopped this run early (its validation curve was worse than the others'):
     recorded as pruned, not failed, and never ranked."""

@@ -6,6 +6,10 @@
     Recipe          how a family builds, trains and loads its Predictor (registry.py names one
                     per model)
 
+A Predictor that a recipe refit on train + validation (the linear ones) may also carry
+`held_out_validation_proba`: P(positive) on the validation split from the model chosen before
+the refit, so that val_predictions.csv never comes from a model that trained on those reviews.
+
 torch appears here for type checking only, so that listing models or reading run records
 never imports it; batch_logits / proba_of_batches import it when they run.
 """
@@ -118,6 +122,9 @@ def proba_of_batches(
 ) -> np.ndarray:
     """The one batches -> probabilities loop of every TorchPredictor and of their exports."""
     return positive_proba(batch_logits(batches, n, logits_of))
+
+
+PROBA_DECIMALS = 6  # predictions.csv keeps P(positive) to 6 decimals
 
 
 def labels_from_proba(proba: np.ndarray) -> np.ndarray:

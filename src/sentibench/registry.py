@@ -28,7 +28,7 @@ CLASSIC_RECIPE = "sentibench.recipes.classic:recipe_for"  # the one recipe of ev
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    family: str  # linear | classic | transformer
+    family: str  # linear | classic | transformer | ensemble
     summary: str
     recipe: str  # "module:attribute": a Recipe, or with `module` set a function spec -> Recipe
     published_accuracy: float | None = None  # the original project's accuracy, for reports
@@ -111,6 +111,9 @@ _SPECS = [
               "sentibench.recipes.transformer.recipe:RECIPE"),
     ModelSpec("minilm_prompt", "transformer", "bundled MiniLM-L6, prompt tuning + head",
               "sentibench.recipes.transformer.recipe:RECIPE"),
+    # built from finished runs by `sentibench ensemble`, never by `train`; loads its members
+    ModelSpec("ensemble", "ensemble", "runs combined: mean, vote, stack or greedy selection",
+              "sentibench.recipes.ensemble.recipe:RECIPE"),
 ]  # fmt: skip
 
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}

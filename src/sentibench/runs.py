@@ -8,6 +8,9 @@ runs/<name>/
   metrics.json     test metrics (accuracy, CI, F1, confusion), timings, memory, parameters
                    (a tune trial's: the validation split's, marked "split": "validation")
   predictions.csv  Kaggle submission format `id,sentiment` plus `prob_positive`
+  val_predictions.csv  the same for the validation split (ids of the training file), from a
+                   model that never trained on it; written by every validated run scored on
+                   test (what ensembles fit their weights on)
   history.jsonl    one JSON object per epoch (training curves)
   train.log        human-readable log
   model/           weights in a safe format (safetensors / npz / json), never pickle
@@ -100,6 +103,7 @@ class RunDir:
     status_path = property(lambda self: self.path / "status.json")
     metrics_path = property(lambda self: self.path / "metrics.json")
     predictions_path = property(lambda self: self.path / "predictions.csv")
+    val_predictions_path = property(lambda self: self.path / "val_predictions.csv")
     history_path = property(lambda self: self.path / "history.jsonl")
     log_path = property(lambda self: self.path / "train.log")
     model_dir = property(lambda self: self.path / "model")

@@ -177,6 +177,9 @@ def test_c_grid_is_scored_on_validation_without_refit(sample, tmp_path):
     assert history["C"] == max(scores, key=scores.get)
     # without refit the model is the one scored on validation: features of train only
     assert model.counter.n_features == history["n_features"]
+    # ... and its held-out validation probabilities (val_predictions.csv) are its own
+    own = model.predict_proba(sample.validation["text"].tolist())
+    assert np.allclose(model.held_out_validation_proba, own)
 
 
 def test_no_validation_split_is_refused_with_the_refit_option_named(sample, tmp_path):

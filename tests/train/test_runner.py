@@ -32,6 +32,25 @@ def test_run_record_is_complete_and_round_trips(keyword_model, tiny_data, tmp_pa
     assert not list(path.glob(".*tmp*"))
 
 
+def test_a_validated_run_records_its_validation_predictions_and_a_refit_none(
+    keyword_model, tiny_data, tmp_path
+):
+    path = run_training("keyword", data=str(tiny_data), out=tmp_path / "validated")
+    validation = pd.read_csv(path / "val_predictions.csv", dtype={"id": str})
+    assert list(validation.columns) == ["id", "sentiment", "prob_positive"]
+    train = pd.read_json(tiny_data / "train.jsonl", lines=True, dtype={"id": str})
+    assert len(validation) == 6 and set(validation["id"]) <= set(train["id"])  # 10% of 60
+    texts = train.set_index("id").loc[validation["id"], "text"].tolist()
+    kept = load_predictor(path).predict_proba(texts).round(6)
+    assert validation["prob_positive"].tolist() == kept.tolist()
+    assert validation["sentiment"].tolist() == (kept >= 0.5).astype(int).tolist()
+    assert load_run(path).metrics["val_predict_seconds"] >= 0
+
+    refit = run_training("keyword", data=str(tiny_data), out=tmp_path / "refit",
+                         overrides=["val_fraction=0"])  # fmt: skip
+    assert not (refit / "val_predictions.csv").exists()
+
+
 def test_complete_run_is_not_overwritten(keyword_model, tiny_data, tmp_path):
     run_training("keyword", data=str(tiny_data), out=tmp_path / "run")
     with pytest.raises(SentibenchError, match="already complete"):

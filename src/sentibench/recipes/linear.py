@@ -164,6 +164,8 @@ class LinearTextModel:
         self.coef = coef
         self.intercept = float(intercept)
         self.n_parameters = int(coef.size) + 1
+        # P(positive) on validation of the model chosen before a refit (predictor.py); not saved
+        self.held_out_validation_proba: np.ndarray | None = None
 
     def features(self, texts: Sequence[str] | TokenizedCorpus) -> sp.csr_matrix:
         return self.weighting.apply(self.counter.transform(texts))
@@ -291,17 +293,18 @@ def train_linear(
 
     results = {}
     for C, model in zip(grid, models, strict=True):
-        predicted = expit(validation_matrix @ model.coef + model.intercept) >= 0.5
-        results[C] = (float(np.mean(predicted == validation_labels)), model)
+        proba = expit(validation_matrix @ model.coef + model.intercept)
+        results[C] = (float(np.mean((proba >= 0.5) == validation_labels)), model, proba)
         _log(run, f"C={C:g}: validation accuracy {results[C][0]:.4f}")
     best_C = max(results, key=lambda c: results[c][0])  # the first in grid order among ties
-    accuracy, model = results[best_C]
+    accuracy, model, held_out = results[best_C]
     if run is not None:
         run.append_history({"epoch": 1, "C": best_C, "val_accuracy": accuracy,
                             "n_features": features.counter.n_features})  # fmt: skip
     if config.refit:
         model = refit_features.model(best_C, labels, config)
         _log(run, f"refit on train + validation ({len(labels)} reviews) with C={best_C:g}")
+    model.held_out_validation_proba = held_out  # val_predictions.csv: never the refit's
     _log(run, f"trained in {time.perf_counter() - started:.1f} s; "
               f"{model.counter.n_features} n-gram features")  # fmt: skip
     return model

@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dic
 from sentibench.data.dataset import Splits, load_splits, load_training_splits
 from sentibench.errors import CollapseError, ConfigError, Pruned, SentibenchError
 from sentibench.metrics import classification_metrics
-from sentibench.predictor import Predictor, labels_from_proba
+from sentibench.predictor import PROBA_DECIMALS, Predictor, labels_from_proba
 from sentibench.provenance import (
     command_line,
     git_commit,
@@ -78,7 +79,7 @@ def resolve_config(
     return config, preset
 
 
-def _prepare_run_dir(run: RunDir, record: dict[str, Any]) -> bool:
+def prepare_run_dir(run: RunDir, record: dict[str, Any]) -> bool:
     """Create the run dir, or check that an unfinished one is the same run. True if resuming."""
     if not run.writes:  # another process of a multi-process launch: the main one checks
         return run.config_path.exists()
@@ -98,7 +99,11 @@ def _prepare_run_dir(run: RunDir, record: dict[str, Any]) -> bool:
     return True
 
 
-def _save_model(predictor: Predictor, run: RunDir) -> None:
+class Saving(Protocol):
+    def save(self, directory: Path) -> None: ...
+
+
+def save_model(predictor: Saving, run: RunDir) -> None:
     """Write the model to a temporary folder, then swap it in: never a half-written model/."""
     tmp = run.path / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -108,12 +113,58 @@ def _save_model(predictor: Predictor, run: RunDir) -> None:
     tmp.rename(run.model_dir)
 
 
-def _write_predictions(run: RunDir, test: pd.DataFrame, proba: np.ndarray) -> np.ndarray:
+def write_predictions(path: Path, ids: pd.Series, proba: np.ndarray) -> np.ndarray:
+    """predictions.csv (or val_predictions.csv): id, sentiment (the 0.5 threshold) and
+    prob_positive; return the labels."""
     labels = labels_from_proba(proba)
-    frame = pd.DataFrame({"id": test["id"], "sentiment": labels, "prob_positive": proba.round(6)})
-    with atomic_path(run.predictions_path) as tmp:
+    frame = pd.DataFrame(
+        {"id": ids, "sentiment": labels, "prob_positive": proba.round(PROBA_DECIMALS)}
+    )
+    with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return labels
+
+
+def held_out_validation_proba(predictor: Predictor, validation: pd.DataFrame) -> np.ndarray:
+    """P(positive) on the validation split from a model that never trained on it: the kept
+    model's own, or, where the recipe refit on train + validation, the one it chose first."""
+    held_out = getattr(predictor, "held_out_validation_proba", None)
+    if held_out is None:
+        held_out = predictor.predict_proba(validation["text"].tolist())
+    proba = np.asarray(held_out, dtype=np.float64)
+    if proba.shape != (len(validation),):
+        raise ValueError(f"validation probabilities of shape {proba.shape} for {len(validation)}")
+    return proba
+
+
+def raise_if_collapsed(name: str, metrics: dict[str, Any], split: str) -> None:
+    """A model that predicts (almost) one class has collapsed, on validation or on test."""
+    majority = max(metrics["positive_rate"], 1 - metrics["positive_rate"])
+    if majority >= ONE_CLASS_SHARE:
+        raise CollapseError(
+            f"{name} predicts one class for {majority:.1%} "
+            f"of the {split} reviews; it has collapsed (try a lower learning rate)."
+        )
+
+
+@contextmanager
+def recording_outcome(run: RunDir) -> Iterator[None]:
+    """Mark the run collapsed, pruned or failed, with the reason, if the block raises."""
+    try:
+        yield
+    except CollapseError as exc:
+        run.set_status("collapsed", str(exc))
+        run.log(f"collapsed: {exc}")
+        raise
+    except Pruned as exc:
+        shutil.rmtree(run.checkpoint_dir, ignore_errors=True)  # never resumed: a new trial is
+        run.set_status("pruned", str(exc))
+        run.log(f"pruned: {exc}")
+        raise
+    except BaseException as exc:
+        run.set_status("failed", f"{type(exc).__name__}: {exc}")
+        run.log(f"failed: {type(exc).__name__}: {exc}")
+        raise
 
 
 def _parameter_counts(predictor: Predictor) -> dict[str, int]:
@@ -180,14 +231,14 @@ def run_training(
         "command": command_line(),
         "created": now_iso(),
     }
-    resuming = _prepare_run_dir(run, record)
+    resuming = prepare_run_dir(run, record)
     run.set_status("running")
     run.log(
         ("resuming" if resuming else "starting") + f" {model} (preset {preset}) on {splits.source}"
     )
     # a resumed run's training time includes the epochs it kept from before (their seconds)
     earlier = sum(r.get("seconds", 0) + r.get("val_seconds", 0) for r in run.history())
-    try:
+    with recording_outcome(run):
         # threads and seeds for every family, here and nowhere else (the new head, the
         # adapters and the nets' weights are initialised from this seed)
         runtime.apply(config.threads, config.seed)
@@ -197,14 +248,20 @@ def run_training(
         cpu_seconds = time.process_time() - cpu_started
         if not run.writes:  # the main process of a multi-process launch scores and saves
             return run.path
-        _save_model(predictor, run)
+        save_model(predictor, run)
+        validation_timing = {}
+        if score_on == "test" and not splits.validation.empty:  # what ensembles fit on
+            started = time.perf_counter()
+            held_out = held_out_validation_proba(predictor, splits.validation)
+            write_predictions(run.val_predictions_path, splits.validation["id"], held_out)
+            validation_timing["val_predict_seconds"] = round(time.perf_counter() - started, 3)
         scored = splits.test if score_on == "test" else splits.validation
         started, cpu_started = time.perf_counter(), time.process_time()
         proba = np.asarray(predictor.predict_proba(scored["text"].tolist()), dtype=np.float64)
         predict_seconds = time.perf_counter() - started
         cpu_seconds += time.process_time() - cpu_started
         if score_on == "test":
-            labels = _write_predictions(run, scored, proba)
+            labels = write_predictions(run.predictions_path, scored["id"], proba)
         else:  # no predictions.csv: reports read it as the test split's
             labels = labels_from_proba(proba)
         metrics = classification_metrics(scored["label"].to_numpy(), labels)
@@ -213,6 +270,7 @@ def run_training(
         metrics.update(
             train_seconds=round(train_seconds, 3),
             predict_seconds=round(predict_seconds, 3),
+            **validation_timing,
             train_reviews_per_second=round(len(splits.train) / max(train_seconds, 1e-9), 2),
             # CPU seconds of training and scoring, all threads (a resumed run: this session's)
             cpu_seconds=round(cpu_seconds, 3),
@@ -221,25 +279,7 @@ def run_training(
             **_parameter_counts(predictor),
         )
         atomic_write_json(run.metrics_path, metrics)
-        majority = max(metrics["positive_rate"], 1 - metrics["positive_rate"])
-        if majority >= ONE_CLASS_SHARE:
-            raise CollapseError(
-                f"{model} predicts one class for {majority:.1%} "
-                f"of the {score_on} reviews; it has collapsed (try a lower learning rate)."
-            )
-    except CollapseError as exc:
-        run.set_status("collapsed", str(exc))
-        run.log(f"collapsed: {exc}")
-        raise
-    except Pruned as exc:
-        shutil.rmtree(run.checkpoint_dir, ignore_errors=True)  # never resumed: a new trial is
-        run.set_status("pruned", str(exc))
-        run.log(f"pruned: {exc}")
-        raise
-    except BaseException as exc:
-        run.set_status("failed", f"{type(exc).__name__}: {exc}")
-        run.log(f"failed: {type(exc).__name__}: {exc}")
-        raise
+        raise_if_collapsed(model, metrics, score_on)
     shutil.rmtree(run.checkpoint_dir, ignore_errors=True)
     run.set_status("complete")
     run.log(f"complete: {score_on} accuracy {metrics['accuracy']:.4f}")
