@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from sentibench.metrics import classification_metrics, macro_f1, mcnemar_exact, wilson_interval
+from sentibench.metrics import (
+    calibration_metrics,
+    classification_metrics,
+    expected_calibration_error,
+    macro_f1,
+    mcnemar_exact,
+    reliability_bins,
+    wilson_interval,
+)
 
 
 def test_wilson_closed_forms():
@@ -43,3 +51,32 @@ def test_the_loops_numpy_macro_f1_equals_sklearns():
     for predictions in (rng.integers(0, 2, 200), np.zeros(200, dtype=int), labels):
         expected = f1_score(labels, predictions, average="macro", zero_division=0)
         assert macro_f1(labels, predictions) == pytest.approx(expected)
+
+
+def test_ece_against_a_hand_computed_case():
+    # confidences 0.95, 0.81, 0.70, 0.62 fall alone in bins 14, 12, 10, 9 (right, wrong,
+    # right, right); 0.94 and 0.98 share bin 14 (one right: accuracy 0.5, confidence 0.96)
+    proba = np.array([0.95, 0.81, 0.30, 0.62]), np.array([0.94, 0.02])
+    labels = np.array([1, 0, 0, 1]), np.array([1, 1])
+    assert expected_calibration_error(labels[0], proba[0]) == pytest.approx(1.54 / 4)
+    assert expected_calibration_error(labels[1], proba[1]) == pytest.approx(0.46)
+    # together bin 14 holds 0.95, 0.94 (right) and 0.98 (wrong): 3 x |2/3 - 2.87/3| = 0.87
+    both = expected_calibration_error(np.concatenate(labels), np.concatenate(proba))
+    assert both == pytest.approx((0.81 + 0.30 + 0.38 + 0.87) / 6)
+    bins = reliability_bins(np.concatenate(labels), np.concatenate(proba))
+    assert bins["count"].tolist() == [0] * 9 + [1, 1, 0, 1, 0, 3]
+    assert np.isnan(bins["accuracy"][0]) and bins["accuracy"][14] == pytest.approx(2 / 3)
+    # 0.5 is called positive (the labels' threshold); confidence 1 sits in the last bin
+    assert expected_calibration_error(np.array([1, 0]), np.array([0.5, 0.0])) == 0.25
+
+
+def test_brier_and_log_loss_sanity():
+    labels = np.array([0, 1, 1, 0])
+    perfect = calibration_metrics(labels, labels.astype(float))
+    assert perfect["brier"] == 0.0 and perfect["log_loss"] < 1e-9 and perfect["ece"] == 0.0
+    coin = calibration_metrics(labels, np.full(4, 0.5))
+    assert coin["brier"] == pytest.approx(0.25)
+    assert coin["log_loss"] == pytest.approx(np.log(2))
+    wrong = calibration_metrics(labels, np.array([0.9, 0.1, 0.2, 0.7]))
+    assert wrong["brier"] == pytest.approx((0.81 + 0.81 + 0.64 + 0.49) / 4)
+    assert wrong["log_loss"] == pytest.approx(-np.mean(np.log([0.1, 0.1, 0.2, 0.3])))

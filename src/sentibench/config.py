@@ -14,7 +14,7 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sentibench.errors import ConfigError, one_line
 
@@ -37,10 +37,26 @@ class BaseConfig:
     threads: int = dataclasses.field(
         default=0, metadata={"help": "CPU threads for torch/BLAS; 0 keeps the library default"}
     )
+    calibrate: Literal["none", "temperature"] = dataclasses.field(
+        default="none",
+        metadata={
+            "help": "temperature: after training, fit one temperature on the validation split "
+            "and apply it wherever the run predicts (model/calibration.json); none: as trained"
+        },
+    )
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 0.5:
             raise ConfigError(f"val_fraction must be in [0, 0.5), got {self.val_fraction}.")
+        if self.calibrate not in ("none", "temperature"):  # the Literal, for direct construction
+            raise ConfigError(
+                f"Config key 'calibrate' must be 'none' or 'temperature', got {self.calibrate!r}."
+            )
+        if self.calibrate != "none" and self.val_fraction == 0:
+            raise ConfigError(
+                f"calibrate = {self.calibrate} is fitted on the validation split, and "
+                "val_fraction = 0 has none; set val_fraction > 0 or calibrate = none."
+            )
 
     def check_before_run(self) -> None:
         """Checks that need the file system (a configured path exists): made by the runner

@@ -1,4 +1,4 @@
-"""Classification metrics, confidence intervals and paired significance tests."""
+"""Classification and calibration metrics, confidence intervals and paired significance tests."""
 
 from __future__ import annotations
 
@@ -62,6 +62,50 @@ def macro_f1(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 2) ->
         f1 = 0.0 if true_positive == 0 else 2 * true_positive / (2 * true_positive + wrong)
         scores.append(f1)
     return float(np.mean(scores))
+
+
+ECE_BINS = 15  # Guo et al. 2017's equal-width bins
+
+
+def reliability_bins(labels: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS) -> dict:
+    """Per equal-width bin (lo, hi] of the predicted class's confidence max(p, 1 - p): how many
+    predictions fall in it, their mean confidence and their accuracy (NaN where empty)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    if labels.shape != proba.shape or labels.size == 0:
+        raise ValueError("labels and probabilities must be non-empty and of equal length")
+    confidence = np.maximum(proba, 1.0 - proba)
+    correct = (proba >= 0.5).astype(np.int64) == labels  # the one 0.5 threshold of the labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    index = np.searchsorted(edges[1:-1], confidence, side="left")  # right-closed bins
+    count = np.bincount(index, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.bincount(index, confidence, minlength=bins) / count
+        accuracy = np.bincount(index, correct.astype(np.float64), minlength=bins) / count
+    return {"edges": edges, "count": count, "confidence": mean_confidence, "accuracy": accuracy}
+
+
+def expected_calibration_error(
+    labels: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS
+) -> float:
+    """Sum over bins of (share of predictions in it) x |accuracy - mean confidence|."""
+    found = reliability_bins(labels, proba, bins)
+    used = found["count"] > 0
+    gaps = np.abs(found["accuracy"][used] - found["confidence"][used])
+    return float((found["count"][used] / found["count"].sum() * gaps).sum())
+
+
+def calibration_metrics(labels: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """ECE (15 bins), Brier score and log loss of P(positive) against 0/1 labels."""
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    labels = np.asarray(labels, dtype=np.int64)
+    proba = np.asarray(proba, dtype=np.float64)
+    return {
+        "ece": expected_calibration_error(labels, proba),
+        "brier": float(brier_score_loss(labels, proba, pos_label=1)),
+        "log_loss": float(log_loss(labels, proba, labels=[0, 1])),
+    }
 
 
 def mcnemar_exact(labels: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> dict:

@@ -251,10 +251,13 @@ def load_predictor(path: Path, trust_remote_code: bool = False):  # noqa: ANN201
     """Rebuild the trained model of a complete run, ready for predict_proba(texts).
 
     Code shipped in the run folder runs only if the run was trained with trust_remote_code
-    and the caller passes trust_remote_code=True; everything else loads with it off.
+    and the caller passes trust_remote_code=True; everything else loads with it off. A run
+    trained with calibrate = temperature comes back calibrated (calibration.load_calibrated):
+    this is the one place predict, serve and export get a model from.
     """
     from safetensors import SafetensorError
 
+    from sentibench.calibration import load_calibrated
     from sentibench.config import apply_values
     from sentibench.registry import get_spec
 
@@ -269,7 +272,7 @@ def load_predictor(path: Path, trust_remote_code: bool = False):  # noqa: ANN201
     config = apply_values(recipe.config_cls(), values)
     model_dir = RunDir(path).model_dir
     try:
-        return recipe.load(config, model_dir)
+        return load_calibrated(recipe.load(config, model_dir), model_dir)
     except SentibenchError:
         raise
     except (*UNREADABLE, SafetensorError) as exc:

@@ -75,9 +75,10 @@ def test_report_ranks_groups_tests_gaps_and_lists_the_rest_apart(
     assert "simply bad" in markdown  # the variant's mistake, in the error analysis
     assert "**0 of 24 test reviews are misclassified by all 2 models.**" in markdown
 
-    # accuracy, Pareto, confusion, length + one curve per run with a history (all but exploded)
+    # accuracy, Pareto, confusion, length, reliability + one curve per run with a history (all
+    # but exploded)
     plots = sorted((out / "plots").glob("*.png"))
-    assert len(plots) == 4 + 6
+    assert len(plots) == 5 + 6
     assert all(p.read_bytes().startswith(PNG) and p.stat().st_size > 2000 for p in plots)
     assert len(re.findall(r"!\[[^\]]*\]\(plots/[^)]+\.png\)", markdown)) == len(plots)
 
@@ -122,7 +123,7 @@ def test_without_the_test_data_the_report_still_ranks_and_says_what_it_skipped(
     markdown = result.markdown.read_text()
     assert "Significance, length buckets and error analysis skipped: the data" in markdown
     assert "not on this machine" in markdown
-    assert len(result.plots) == 3 + 2  # no length plot; two training curves
+    assert len(result.plots) == 3 + 2  # no length or reliability plot; two training curves
 
 
 @pytest.mark.parametrize(
@@ -148,7 +149,7 @@ def test_runs_kept_without_predictions_still_rank_and_sit_out_the_analyses(
     assert f"(no predictions.csv in the run folder): {left_out}" in markdown
     assert ("simply bad" in markdown) == variant_mistake_shown  # only the variant errs
     assert "### Error analysis" in markdown  # the run with predictions still has one
-    assert len(result.plots) == 4 + 2  # accuracy, Pareto, confusion, length; two curves
+    assert len(result.plots) == 5 + 2  # accuracy, Pareto, confusion, length, reliability; 2 curves
 
 
 def test_the_leaderboard_is_the_reports_group_table(fakes, tiny_data, tmp_path):

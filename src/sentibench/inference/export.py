@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sentibench.calibration import same_calibration, uncalibrated
 from sentibench.errors import SentibenchError
 from sentibench.predictor import (
     Batch,
@@ -64,7 +65,9 @@ QUANTIZED_TYPES = (nn.Linear, nn.LSTM, nn.GRU)
 
 
 def torch_predictor(record: RunRecord, predictor: Predictor) -> TorchPredictor:
-    """The run's predictor, if it is a torch model behind texts -> batches."""
+    """The run's predictor, if it is a torch model behind texts -> batches (the model alone:
+    a calibrated run's temperature is put back on the export with same_calibration)."""
+    predictor = uncalibrated(predictor)
     if isinstance(predictor, TorchPredictor):
         return predictor
     raise SentibenchError(
@@ -195,19 +198,20 @@ def export_dir(run: Path, fmt: str) -> Path:
 
 def load_export(
     record: RunRecord, predictor: Predictor, fmt: str, threads: int | None = None
-) -> ExportedPredictor:
-    """The run's model as `fmt` (onnx: the exported file; int8: quantized now; bf16)."""
+) -> Predictor:
+    """The run's model as `fmt` (onnx: the exported file; int8: quantized now; bf16),
+    calibrated as the run's own predictor is."""
     source = torch_predictor(record, predictor)
     if fmt == "int8":
-        return int8_predictor(source)
+        return same_calibration(predictor, int8_predictor(source))
     if fmt == "bf16":
-        return bf16_predictor(source)
+        return same_calibration(predictor, bf16_predictor(source))
     path = export_dir(record.path, "onnx") / ONNX_FILE
     if not path.exists():
         raise SentibenchError(
             f"{path} does not exist; run `sentibench export --run {record.path} --format onnx`."
         )
-    return onnx_predictor(source, path, threads)
+    return same_calibration(predictor, onnx_predictor(source, path, threads))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,7 +328,8 @@ def export_run(
         raise SentibenchError(f"--format must be one of {', '.join(FORMATS)}, got '{fmt}'.")
     set_threads(threads)
     record = load_run(Path(run))
-    source = torch_predictor(record, load_predictor(Path(run), trust_remote_code))
+    loaded = load_predictor(Path(run), trust_remote_code)
+    source = torch_predictor(record, loaded)
     test = scored_test_split(record)
     texts = test["text"].tolist()
     final = export_dir(record.path, fmt)
@@ -333,11 +338,13 @@ def export_run(
     tmp.mkdir(parents=True)
     try:
         exporter = None
+        exported: Predictor
         if fmt == "onnx":
             exporter = write_onnx(source, tmp / ONNX_FILE, texts[:8])
             exported = onnx_predictor(source, tmp / ONNX_FILE, threads)
         else:
             exported = int8_predictor(source) if fmt == "int8" else bf16_predictor(source)
+        exported = same_calibration(loaded, exported)  # compared with predictions.csv's
         started = time.perf_counter()
         proba = exported.predict_proba(texts)
         seconds = time.perf_counter() - started

@@ -55,7 +55,10 @@ class ClassicConfig(BaseConfig):
 
     vectors: str = field(
         default="glove-6b-50d",
-        metadata={"help": "glove-6b-50d (offline package), a GloVe/word2vec file path, or none"},
+        metadata={
+            "help": "glove-6b-50d (offline package), glove-6b-100d (npm, converted once), "
+            "a GloVe/word2vec file path, or none; the embedding size follows the vectors"
+        },
     )
     embed_dim: int = field(default=100, metadata={"help": "vector size when vectors = none"})
     freeze_embeddings: bool = field(

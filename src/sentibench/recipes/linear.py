@@ -81,6 +81,11 @@ class LinearConfig(BaseConfig):
         super().__post_init__()
         if self.val_fraction == 0:
             raise ConfigError(REFIT_REFUSED)
+        if self.calibrate != "none" and self.refit:  # its validation reviews are then seen
+            raise ConfigError(
+                f"calibrate = {self.calibrate} is fitted on validation reviews the model never "
+                "trained on, and refit = true trains on them; set refit = false to calibrate."
+            )
         # codes of n-grams are int64: V**3 fits for vocabularies up to 2M tokens
         if not 1 <= self.ngram_max <= 3:
             raise ConfigError(f"ngram_max must be 1, 2 or 3, got {self.ngram_max}.")

@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from sentibench import runtime
+from sentibench.calibration import TemperatureScaled, fit_on_validation, uncalibrated
 from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
 from sentibench.data.dataset import Splits, load_splits, load_training_splits
 from sentibench.errors import CollapseError, ConfigError, Pruned, SentibenchError
-from sentibench.metrics import classification_metrics
+from sentibench.metrics import calibration_metrics, classification_metrics
 from sentibench.predictor import PROBA_DECIMALS, Predictor, labels_from_proba
 from sentibench.provenance import (
     command_line,
@@ -248,6 +249,13 @@ def run_training(
         cpu_seconds = time.process_time() - cpu_started
         if not run.writes:  # the main process of a multi-process launch scores and saves
             return run.path
+        calibration = None
+        if config.calibrate == "temperature":  # fitted on validation, before test is read
+            validation = splits.validation
+            predictor, calibration = fit_on_validation(
+                predictor, validation["text"].tolist(), validation["label"].to_numpy()
+            )
+            run.log(f"temperature {calibration['temperature']:.4f} fitted on validation")
         save_model(predictor, run)
         validation_timing = {}
         if score_on == "test" and not splits.validation.empty:  # what ensembles fit on
@@ -257,14 +265,24 @@ def run_training(
             validation_timing["val_predict_seconds"] = round(time.perf_counter() - started, 3)
         scored = splits.test if score_on == "test" else splits.validation
         started, cpu_started = time.perf_counter(), time.process_time()
-        proba = np.asarray(predictor.predict_proba(scored["text"].tolist()), dtype=np.float64)
+        texts = scored["text"].tolist()
+        raw = np.asarray(uncalibrated(predictor).predict_proba(texts), dtype=np.float64)
+        proba = predictor.scale(raw) if isinstance(predictor, TemperatureScaled) else raw
         predict_seconds = time.perf_counter() - started
         cpu_seconds += time.process_time() - cpu_started
         if score_on == "test":
             labels = write_predictions(run.predictions_path, scored["id"], proba)
         else:  # no predictions.csv: reports read it as the test split's
             labels = labels_from_proba(proba)
-        metrics = classification_metrics(scored["label"].to_numpy(), labels)
+        truth = scored["label"].to_numpy()
+        metrics = classification_metrics(truth, labels)
+        metrics.update(calibration_metrics(truth, proba))  # of the probabilities predicted
+        if calibration is not None:
+            before = calibration_metrics(truth, raw)
+            calibration[score_on] = {"ece_before": before["ece"], "ece_after": metrics["ece"],
+                                     "log_loss_before": before["log_loss"],
+                                     "log_loss_after": metrics["log_loss"]}  # fmt: skip
+            metrics["calibration"] = calibration
         if score_on != "test":
             metrics["split"] = score_on
         metrics.update(
@@ -276,7 +294,7 @@ def run_training(
             cpu_seconds=round(cpu_seconds, 3),
             peak_rss_mib=round(peak_rss_mib(), 1),
             **_peak_gpu(),
-            **_parameter_counts(predictor),
+            **_parameter_counts(uncalibrated(predictor)),
         )
         atomic_write_json(run.metrics_path, metrics)
         raise_if_collapsed(model, metrics, score_on)

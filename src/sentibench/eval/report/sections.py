@@ -18,7 +18,7 @@ from sentibench.eval.report.markdown import (
     slug,
 )
 from sentibench.eval.report.reviews import load_test_set
-from sentibench.eval.report.tables import length_table, per_run_points
+from sentibench.eval.report.tables import length_table, per_run_points, reliability_curves
 from sentibench.eval.significance import adjacent_tests, has_predictions
 from sentibench.runs import RunDir
 
@@ -93,6 +93,13 @@ def dataset_section(
                 length_table(scored, truth),
                 plots_dir / f"{prefix}-length.png",
                 f"Accuracy by review length ({name})",
+            )
+        )
+        made.append(
+            plots.reliability_diagram(
+                reliability_curves(scored, truth),
+                plots_dir / f"{prefix}-reliability.png",
+                f"Reliability of the test probabilities, median seed ({name})",
             )
         )
     lines += images(made)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from sentibench.eval.report.reviews import length_bucket_labels
 from sentibench.eval.significance import read_predictions, with_truth
-from sentibench.metrics import wilson_interval
+from sentibench.metrics import expected_calibration_error, reliability_bins, wilson_interval
 from sentibench.registry import REGISTRY
 from sentibench.runs import RunRecord, atomic_path
 
@@ -30,6 +30,7 @@ GROUP_COLUMNS = [
     "ci_high",
     "macro_f1",
     "macro_f1_std",
+    "ece",
     "train_s",
     "reviews_s",
     "params",
@@ -41,12 +42,20 @@ GROUP_COLUMNS = [
 ]
 
 
+# Config keys added after run records existed, at the value that records without them imply:
+# left out of the group key, so an old record and a new one of the same setting group together.
+ADDED_DEFAULTS = {"calibrate": "none"}
+
+
 def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
     """One row per run with what every section needs."""
     rows = []
     for record in records:
         config = dict(record.config.get("config") or {})
         seed = config.pop("seed", None)
+        for key, default in ADDED_DEFAULTS.items():
+            if config.get(key) == default:
+                del config[key]
         data = record.config.get("data") or {}
         metrics = record.metrics or {}
         low, high = metrics.get("accuracy_ci95", (math.nan, math.nan))
@@ -70,6 +79,10 @@ def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
                 "ci_low": low,
                 "ci_high": high,
                 "macro_f1": metrics.get("macro_f1", math.nan),
+                # calibration: blank for records written before runs measured it
+                "ece": metrics.get("ece", math.nan),
+                "brier": metrics.get("brier", math.nan),
+                "log_loss": metrics.get("log_loss", math.nan),
                 "train_s": metrics.get("train_seconds", math.nan),
                 "reviews_s": metrics.get("train_reviews_per_second", math.nan),
                 "params": metrics.get("n_parameters"),
@@ -110,7 +123,9 @@ def _variants(complete: pd.DataFrame) -> dict[str, str]:
             {k for flat in flats for k in flat if any(f.get(k) != flat.get(k) for f in flats)}
         )
         for key, flat in zip(keys, flats, strict=True):
-            variants[key] = ", ".join(f"{k}={flat.get(k)}" for k in differing)
+            variants[key] = ", ".join(
+                f"{k}={flat.get(k, ADDED_DEFAULTS.get(k))}" for k in differing
+            )
     return variants
 
 
@@ -156,6 +171,7 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "ci_high": high,
                 "macro_f1": float(members["macro_f1"].mean()),
                 "macro_f1_std": float(members["macro_f1"].std()) if several else math.nan,
+                "ece": float(members["ece"].mean()),  # NaN when no seed recorded it
                 "train_s": float(members["train_s"].mean()),
                 "reviews_s": float(members["reviews_s"].mean()),
                 "params": _first(members["params"]),
@@ -212,3 +228,15 @@ def length_table(groups: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
         bucket = buckets.loc[joined["id"]].array  # stays categorical: buckets keep their order
         table[row.label] = pd.Series(correct).groupby(bucket, observed=False).mean()
     return pd.DataFrame(table)
+
+
+def reliability_curves(groups: pd.DataFrame, truth: pd.DataFrame) -> dict[str, dict]:
+    """Each group's median seed: label (with its test ECE) -> metrics.reliability_bins of its
+    predictions.csv against the test labels."""
+    curves = {}
+    for row in groups.itertuples():
+        joined = with_truth(read_predictions(row.representative), truth[["id", "label"]])
+        labels, proba = joined["label"].to_numpy(), joined["prob_positive"].to_numpy()
+        ece = expected_calibration_error(labels, proba)
+        curves[f"{row.label} (ECE {ece:.3f})"] = reliability_bins(labels, proba)
+    return curves

@@ -1,0 +1,94 @@
+"""Temperature scaling: the fit, where it is stored, and that every reload applies it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sentibench.calibration import (
+    CALIBRATION_FILE,
+    TemperatureScaled,
+    fit_temperature,
+    scale_proba,
+)
+from sentibench.errors import ConfigError, SentibenchError
+from sentibench.metrics import calibration_metrics
+from sentibench.runs import load_predictor
+from sentibench.train.runner import run_training
+
+
+def over_confident(n: int = 4000, sharpness: float = 3.0, seed: int = 0):
+    """Labels drawn from sigmoid(z), reported as sigmoid(sharpness * z): too sure by 3x."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0.0, 2.0, n)
+    labels = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int64)
+    return labels, 1 / (1 + np.exp(-sharpness * z))
+
+
+def test_temperature_scaling_lowers_the_log_loss_of_an_over_confident_model():
+    labels, proba = over_confident()
+    temperature = fit_temperature(labels[:2000], proba[:2000])  # fitted on one half
+    assert temperature == pytest.approx(3.0, rel=0.15)
+    before = calibration_metrics(labels[2000:], proba[2000:])  # scored on the other
+    after = calibration_metrics(labels[2000:], scale_proba(proba[2000:], temperature))
+    assert after["log_loss"] < before["log_loss"] - 0.05
+    assert after["ece"] < before["ece"] / 2
+
+
+def test_scaling_keeps_the_ranking_and_moves_saturated_probabilities():
+    proba = np.array([0.0, 0.2, 0.5, 0.9, 1.0])
+    assert np.allclose(scale_proba(proba, 1.0)[1:-1], proba[1:-1])
+    softened = scale_proba(proba, 2.0)
+    assert (np.diff(softened) > 0).all() and softened[2] == 0.5
+    assert 0.5 < softened[-1] < 1.0 and 0.0 < softened[0] < 0.5  # float32 saturation clipped
+
+
+def test_calibrate_temperature_is_stored_and_applied_on_reload(keyword_model, tiny_data, tmp_path):
+    out = run_training("keyword", data=str(tiny_data), out=tmp_path / "run",
+                       overrides=["calibrate=temperature"])  # fmt: skip
+    stored = json.loads((out / "model" / CALIBRATION_FILE).read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    entry = metrics["calibration"]
+    assert stored["method"] == "temperature" and stored["temperature"] > 0
+    assert entry["temperature"] == pytest.approx(stored["temperature"], abs=1e-6)
+    assert entry["test"]["ece_after"] == metrics["ece"]
+    assert set(entry["validation"]) == {"ece_before", "ece_after", "log_loss_before",
+                                        "log_loss_after"}  # fmt: skip
+    loaded = load_predictor(out)
+    assert isinstance(loaded, TemperatureScaled) and loaded.temperature == stored["temperature"]
+    predictions = pd.read_csv(out / "predictions.csv")
+    test = pd.read_json(tiny_data / "test.jsonl", lines=True)
+    again = loaded.predict_proba(test["text"].tolist())
+    assert np.allclose(again, predictions["prob_positive"], atol=1e-6)
+    raw = loaded.inner.predict_proba(test["text"].tolist())
+    assert not np.allclose(raw, again, atol=1e-3)  # the temperature did change them
+    # a damaged calibration record is one sentence, not a traceback
+    (out / "model" / CALIBRATION_FILE).write_text('{"method": "temperature"}')
+    with pytest.raises(SentibenchError, match="is not a calibration record"):
+        load_predictor(out)
+
+
+def test_uncalibrated_runs_gain_calibration_metrics_only(keyword_model, tiny_data, tmp_path):
+    out = run_training("keyword", data=str(tiny_data), out=tmp_path / "run")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"ece", "brier", "log_loss"} <= set(metrics) and "calibration" not in metrics
+    assert not (out / "model" / CALIBRATION_FILE).exists()
+    assert not isinstance(load_predictor(out), TemperatureScaled)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["calibrate=platt"], "must be one of 'none', 'temperature'"),
+        (["calibrate=temperature", "val_fraction=0"], "val_fraction = 0 has none"),
+    ],
+)
+def test_bad_calibrate_settings_fail_before_training(
+    keyword_model, tiny_data, tmp_path, overrides, message
+):
+    with pytest.raises(ConfigError, match=message):
+        run_training("keyword", data=str(tiny_data), out=tmp_path / "run", overrides=overrides)
+    assert not (tmp_path / "run").exists()
