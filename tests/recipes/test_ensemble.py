@@ -75,6 +75,11 @@ def test_mean_and_vote_equal_the_hand_computed_combination(members, tmp_path):
     record = load_run(vote)
     assert record.status == "complete" and record.config["family"] == "ensemble"
     assert record.metrics["accuracy"] == np.mean(majority == true_test_labels(ids))
+    from sentibench.metrics import calibration_metrics  # ECE like any run, of what it predicts
+
+    voted = recorded(vote)["prob_positive"].to_numpy()
+    expected = calibration_metrics(true_test_labels(ids), voted)["ece"]  # csv: 6 decimals
+    assert record.metrics["ece"] == pytest.approx(expected, abs=1e-5)
     listed = record.config["config"]["members"]
     assert [m["name"] for m in listed] == list(members)
     assert record.config["config"]["weights"] == [1, 1, 1]

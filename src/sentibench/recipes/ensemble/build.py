@@ -16,7 +16,7 @@ from typing import Any
 
 from sentibench.config import to_dict
 from sentibench.errors import EnsembleError
-from sentibench.metrics import classification_metrics
+from sentibench.metrics import calibration_metrics, classification_metrics
 from sentibench.provenance import command_line, git_commit, machine, package_versions
 from sentibench.recipes.ensemble.combine import FITTED, combine
 from sentibench.recipes.ensemble.fit import fit_stack, greedy_counts
@@ -144,6 +144,7 @@ def build_ensemble(
         predicted = write_predictions(run.predictions_path, ids, proba)
         labels = labels_of(folder, "test", ids)  # the test labels: read here, once, to score
         metrics = classification_metrics(labels, predicted)
+        metrics.update(calibration_metrics(labels, proba))  # ECE, Brier, log loss like any run
         metrics.update(_costs(members, used, fit_seconds))
         atomic_write_json(run.metrics_path, metrics)
         raise_if_collapsed(f"The {method} ensemble", metrics, "test")
