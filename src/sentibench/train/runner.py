@@ -116,12 +116,16 @@ def _write_predictions(run: RunDir, test: pd.DataFrame, proba: np.ndarray) -> np
     return labels
 
 
-def _parameter_counts(predictor: Predictor) -> dict[str, int]:
-    return {
+def _predictor_facts(predictor: Predictor) -> dict[str, Any]:
+    """Parameter counts and, where the predictor knows them, the precisions it trained and
+    scored in (e.g. {"train_precision": "bf16", "score_precision": "bf16"})."""
+    facts: dict[str, Any] = {
         key: int(getattr(predictor, key))
         for key in ("n_parameters", "n_trainable")
         if getattr(predictor, key, None) is not None
     }
+    facts.update(getattr(predictor, "precisions", {}))
+    return facts
 
 
 def _peak_gpu() -> dict[str, float]:
@@ -176,7 +180,8 @@ def run_training(
         "data": splits.summary(),
         "versions": package_versions(),
         "git_commit": git_commit(),
-        "machine": machine(),
+        # native_bf16: the CPU feature that makes cpu_precision auto pick bf16 (None: fp32)
+        "machine": {**machine(), "native_bf16": runtime.native_cpu_bf16()},
         "command": command_line(),
         "created": now_iso(),
     }
@@ -218,7 +223,7 @@ def run_training(
             cpu_seconds=round(cpu_seconds, 3),
             peak_rss_mib=round(peak_rss_mib(), 1),
             **_peak_gpu(),
-            **_parameter_counts(predictor),
+            **_predictor_facts(predictor),
         )
         atomic_write_json(run.metrics_path, metrics)
         majority = max(metrics["positive_rate"], 1 - metrics["positive_rate"])
