@@ -303,7 +303,14 @@ def verdicts(result: dict[str, Any]) -> list[str]:
         f"grouped row (target >= {TARGET_SPEEDUP}x: "
         f"{'met' if speedup >= TARGET_SPEEDUP else 'not met'})."
     ]
-    if "bf16" in {r["precision"] for r in result["rows"]}:
+    trained_bf16 = "bf16" in {r["precision"] for r in result["rows"]}
+    if trained_bf16 and not result["native_bf16"]:  # --force-bf16 on an emulating CPU
+        lines.append(
+            "- bf16 is emulated on this CPU (no AVX512-BF16 / AMX): its square-matmul "
+            "'peak' is the emulation's speed, so the bf16 MFU figures mean nothing and the "
+            "bf16 MFU target cannot be judged here."
+        )
+    elif trained_bf16:
         mfu = max(r["mfu"] for r in result["rows"] if r["precision"] == "bf16")
         lines.append(
             f"- Best bf16 training MFU {mfu:.1%} of the bf16 peak (target >= "
