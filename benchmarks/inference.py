@@ -285,15 +285,15 @@ def train_minilm(data: str, train_size: int, test_size: int, seed: int, runs: Pa
 
 def markdown(minilm: list[dict], info: dict, others: list[dict], load: dict | None,
              command: str, threads: int) -> str:  # fmt: skip
-    from sentibench.inference.export import native_bf16
     from sentibench.provenance import machine
+    from sentibench.runtime import native_cpu_bf16
 
     m = machine()
     lines = [
         "## Inference on CPU (issue 6)",
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {m['cpu']} ({m['cores']} cores), "
-        f"{threads} torch/ONNX Runtime threads, native bf16: {'yes' if native_bf16() else 'no'}, "
+        f"{threads} torch/ONNX Runtime threads, native bf16: {native_cpu_bf16() or 'no'}, "
         f"with `{command}`.",
         "",
     ]

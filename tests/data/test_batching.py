@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from sentibench.data.batching import (
@@ -10,6 +11,7 @@ from sentibench.data.batching import (
     collate,
     encode_texts,
     evaluation_batches,
+    token_budget_batches,
     training_batches,
     truncate,
 )
@@ -44,6 +46,27 @@ def test_bucketing_covers_every_example_once_and_groups_similar_lengths():
     # padding a batch to its longest review wastes far less than padding to the longest overall
     padded = sum(len(b) * lengths[b].max() for b in batches)
     assert padded < 1.3 * lengths.sum()
+
+
+@pytest.mark.parametrize(("budget", "seed"), [(512, 0), (700, 1), (4096, 2)])
+def test_token_budget_batches_stay_within_the_budget_and_cover_every_example_once(budget, seed):
+    lengths = np.random.default_rng(seed).integers(1, 513, size=2000)
+    batches = token_budget_batches(lengths, budget, seed)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(2000))
+    assert all(len(b) * lengths[b].max() <= budget for b in batches)
+    # grouped by length: padding to each batch's longest wastes little
+    assert sum(len(b) * lengths[b].max() for b in batches) < 1.15 * lengths.sum()
+    # short reviews share wide batches, long ones narrow ones
+    assert max(len(b) for b in batches) >= budget // 60
+    again = token_budget_batches(lengths, budget, seed)
+    assert all(np.array_equal(x, y) for x, y in zip(batches, again, strict=True))
+    other = token_budget_batches(lengths, budget, seed + 10)
+    assert [b.tolist() for b in other] != [b.tolist() for b in batches]
+
+
+def test_token_budget_refuses_an_example_longer_than_the_budget():
+    with pytest.raises(ValueError, match="600 tokens exceeds 512"):
+        token_budget_batches(np.array([3, 600]), 512, 0)
 
 
 def test_batch_order_depends_on_seed_and_epoch_only():

@@ -10,7 +10,8 @@ chunks, each chunk is sorted by length and cut into batches, and the batch order
 With dynamic padding a batch is only as wide as its longest review, so an RNN over a batch of
 80-token reviews does 80 steps, not 512. Everything is a function of (seed, epoch), which is
 all a resumed run needs to replay the same batches. `pad_to_max_len` pads every batch to
-max_len (the naive baseline of the speed comparison).
+max_len (the naive baseline of the speed comparison). token_budget_batches cuts the same sorted
+chunks by a token budget instead of a row count (the transformer recipe's `batch_tokens`).
 """
 
 from __future__ import annotations
@@ -79,13 +80,40 @@ def bucket_batches(
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(lengths))
     if bucket:
-        chunk = batch_size * CHUNK_BATCHES
         order = np.concatenate(
-            [part[np.argsort(lengths[part], kind="stable")] for part in _split(order, chunk)]
-            or [order]
+            _length_sorted_chunks(order, lengths, batch_size * CHUNK_BATCHES) or [order]
         )
     batches = _split(order, batch_size)
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def token_budget_batches(lengths: np.ndarray, batch_tokens: int, seed: int) -> list[np.ndarray]:
+    """Index arrays covering every example exactly once, shuffled by `seed`, each batch as many
+    examples of similar length as fit in `batch_tokens` once padded to its longest
+    (rows x longest <= batch_tokens): short reviews go in wide batches, long ones in narrow.
+
+    The chunks are bucket_batches' (shuffled, each sorted by length), cut greedily in length
+    order, so a batch's longest member is its last one.
+    """
+    if len(lengths) and int(lengths.max()) > batch_tokens:
+        raise ValueError(f"an example of {int(lengths.max())} tokens exceeds {batch_tokens}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    typical = max(1, int(np.ceil(lengths.mean()))) if len(lengths) else 1
+    chunk = max(1, batch_tokens // typical) * CHUNK_BATCHES
+    batches: list[np.ndarray] = []
+    for part in _length_sorted_chunks(order, lengths, chunk):
+        start = 0
+        for end in range(1, len(part) + 1):
+            if end == len(part) or (end - start + 1) * int(lengths[part[end]]) > batch_tokens:
+                batches.append(part[start:end])
+                start = end
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _length_sorted_chunks(order: np.ndarray, lengths: np.ndarray, chunk: int) -> list[np.ndarray]:
+    """`order` cut into pieces of `chunk` examples, each sorted by length (stable)."""
+    return [part[np.argsort(lengths[part], kind="stable")] for part in _split(order, chunk)]
 
 
 def sorted_batches(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:

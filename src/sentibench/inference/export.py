@@ -16,7 +16,8 @@ of the weights (a quantized state_dict could only be stored with pickle).
 
 bf16 runs the fp32 weights under torch.autocast("cpu", bfloat16): matrix products in bfloat16,
 which CPUs with AVX512-BF16 or AMX do natively (about twice the fp32 speed there) and others
-emulate (slower than fp32; export.json says which this machine is). Nothing is stored either.
+emulate (slower than fp32; export.json says which this machine is, by
+runtime.native_cpu_bf16). Nothing is stored either.
 
 LoRA adapters are merged into the weights before either (prompt, P-tuning and prefix runs keep
 their virtual tokens, which export as they are). ONNX axes: batch and sequence length are
@@ -53,6 +54,7 @@ from sentibench.predictor import (
     proba_of_batches,
 )
 from sentibench.runs import RunRecord, atomic_write_json, now_iso
+from sentibench.runtime import native_cpu_bf16
 
 FORMATS = ("onnx", "int8", "bf16")
 ONNX_FILE = "model.onnx"
@@ -164,11 +166,6 @@ def bf16_predictor(source: TorchPredictor) -> ExportedPredictor:
             return module(**batch)
 
     return ExportedPredictor(source, logits_of, module)
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 matrix products natively (AVX512-BF16 / AMX)."""
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def onnx_predictor(
@@ -365,7 +362,7 @@ def export_run(
             "threads": torch.get_num_threads() if threads is None else threads,
             "quantized": [t.__name__ for t in QUANTIZED_TYPES] if fmt == "int8" else [],
             "onnx_exporter": exporter,
-            "native_bf16": native_bf16() if fmt == "bf16" else None,
+            "native_bf16": native_cpu_bf16() is not None if fmt == "bf16" else None,
             "files": {p.name: p.stat().st_size for p in tmp.iterdir()},
             "versions": _versions(),
         }

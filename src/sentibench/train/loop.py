@@ -8,10 +8,11 @@ It knows nothing about words or tokenizers. It sees
                    model(**inputs) and takes `.logits` when the output has it (Hugging Face)
 
 and does: device placement (cuda / mps / cpu, chosen by accelerate), mixed precision (bf16 /
-fp16 on CUDA; fp32 elsewhere), gradient accumulation, AdamW with optional per-module learning
-rates, linear warmup + linear decay, gradient clipping, early stopping on validation accuracy
-with the best weights restored, the collapse guard, a checkpoint each epoch and resume from it,
-per-epoch metrics into the run record, and a progress bar.
+fp16 on CUDA; on a CPU bf16 autocast when the recipe asks for it, else fp32; the weights and
+the optimizer state stay fp32 either way), gradient accumulation, AdamW with optional
+per-module learning rates, linear warmup + linear decay, gradient clipping, early stopping on
+validation accuracy with the best weights restored, the collapse guard, a checkpoint each epoch
+and resume from it, per-epoch metrics into the run record, and a progress bar.
 
 Without validation batches (val_fraction = 0: the refit on every training review that follows a
 choice of settings, as scikit-learn's refit=True), every configured epoch runs, the last one's
@@ -76,6 +77,8 @@ class LoopConfig:
     clip_norm: float = 1.0  # max gradient norm; 0 turns clipping off
     patience: int = 0  # stop after this many epochs without a better val accuracy; 0: never
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # on CUDA only
+    # bf16 autocast on a CPU (the recipe decides where it pays: runtime.cpu_precision)
+    cpu_bf16: bool = False
     grad_accum: int = 1  # batches per optimizer step
     seed: int = 0
     deterministic: bool = False  # torch.use_deterministic_algorithms (slower on GPU)
@@ -101,6 +104,8 @@ class LoopConfig:
         values = asdict(self)
         for key in ("log_every", "progress", "threads", "require_learning"):
             values.pop(key)
+        if not values["cpu_bf16"]:  # added later: absent from the checkpoints of fp32 runs
+            values.pop("cpu_bf16")
         return values
 
 
@@ -147,10 +152,14 @@ def linear_warmup_decay(warmup_steps: int, total_steps: int) -> Callable[[int], 
     return factor
 
 
-def make_accelerator(mixed_precision: str) -> Accelerator:
-    """An Accelerator on the best device; mixed precision only where it pays (CUDA)."""
-    precision = mixed_precision if torch.cuda.is_available() else "no"
-    if precision != "no":
+def make_accelerator(mixed_precision: str, cpu_bf16: bool = False) -> Accelerator:
+    """An Accelerator on the best device: `mixed_precision` on CUDA, bf16 autocast on a CPU
+    with `cpu_bf16` (accelerate wraps the forward in torch.autocast("cpu", bfloat16))."""
+    cuda = torch.cuda.is_available()
+    # Without a GPU, say so: accelerate forms a multi-process (gloo) group on CPUs only then.
+    no_gpu = not cuda and not torch.backends.mps.is_available()
+    precision = mixed_precision if cuda else "bf16" if cpu_bf16 and no_gpu else "no"
+    if cuda and precision != "no":
         # cuDNN's attention kernel builds a new plan for every new batch shape, and length
         # bucketing makes nearly every shape new: measured on an H200 (torch 2.11, bf16, the
         # transformer gpu preset on the sample) 368 reviews/s with it, 2,292 without.
@@ -158,8 +167,6 @@ def make_accelerator(mixed_precision: str) -> Accelerator:
     # AcceleratorState is process-wide and refuses a second precision: a new run (benchmarks,
     # tests) in the same process starts from a clean state.
     AcceleratorState._reset_state()
-    # Without a GPU, say so: accelerate forms a multi-process (gloo) group on CPUs only then.
-    no_gpu = not torch.cuda.is_available() and not torch.backends.mps.is_available()
     # split_batches: every process takes a slice of each batch (see the module docstring), so
     # the schedule advances once per step, not once per process.
     batching = DataLoaderConfiguration(split_batches=True)
@@ -241,14 +248,18 @@ class _Trainer:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         set_seed(config.seed)
         torch.use_deterministic_algorithms(config.deterministic)
-        self.accelerator = make_accelerator(config.mixed_precision)
+        self.accelerator = make_accelerator(config.mixed_precision, config.cpu_bf16)
         self.config, self.run, self.forward = config, run, forward
         self.train_batches, self.val_batches = train_batches, val_batches
         labels = [batch["labels"] for batch in val_batches]
         self.val_labels = torch.cat(labels).numpy() if labels else np.empty(0, dtype=np.int64)
         self.validates = len(self.val_labels) > 0
 
-        total_steps = math.ceil(len(train_batches(1)) / config.grad_accum) * config.epochs
+        # Summed per epoch: token-budget batches differ in number from one epoch to the next.
+        total_steps = sum(
+            math.ceil(len(train_batches(epoch)) / config.grad_accum)
+            for epoch in range(1, config.epochs + 1)
+        )
         self.schedule = linear_warmup_decay(int(config.warmup_ratio * total_steps), total_steps)
         groups = parameter_groups(model, config.lr, config.weight_decay, config.group_lr)
         optimizer = torch.optim.AdamW(groups, lr=config.lr)

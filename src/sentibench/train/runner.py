@@ -168,12 +168,16 @@ def recording_outcome(run: RunDir) -> Iterator[None]:
         raise
 
 
-def _parameter_counts(predictor: Predictor) -> dict[str, int]:
-    return {
+def _predictor_facts(predictor: Predictor) -> dict[str, Any]:
+    """Parameter counts and, where the predictor knows them, the precisions it trained and
+    scored in (e.g. {"train_precision": "bf16", "score_precision": "bf16"})."""
+    facts: dict[str, Any] = {
         key: int(getattr(predictor, key))
         for key in ("n_parameters", "n_trainable")
         if getattr(predictor, key, None) is not None
     }
+    facts.update(getattr(predictor, "precisions", {}))
+    return facts
 
 
 def _peak_gpu() -> dict[str, float]:
@@ -228,7 +232,8 @@ def run_training(
         "data": splits.summary(),
         "versions": package_versions(),
         "git_commit": git_commit(),
-        "machine": machine(),
+        # native_bf16: the CPU feature that makes cpu_precision auto pick bf16 (None: fp32)
+        "machine": {**machine(), "native_bf16": runtime.native_cpu_bf16()},
         "command": command_line(),
         "created": now_iso(),
     }
@@ -294,7 +299,7 @@ def run_training(
             cpu_seconds=round(cpu_seconds, 3),
             peak_rss_mib=round(peak_rss_mib(), 1),
             **_peak_gpu(),
-            **_parameter_counts(uncalibrated(predictor)),
+            **_predictor_facts(uncalibrated(predictor)),
         )
         atomic_write_json(run.metrics_path, metrics)
         raise_if_collapsed(model, metrics, score_on)

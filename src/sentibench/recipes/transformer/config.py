@@ -10,7 +10,6 @@ method, loop and hyper-parameters, and `--set` changes any of them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,13 +62,30 @@ class TransformerConfig(BaseConfig):
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW decoupled weight decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping; 0 = off"})
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = field(
-        default="auto", metadata={"help": "auto: bf16 on a GPU with bf16, else fp32 on CPU"}
+        default="auto", metadata={"help": "on a GPU; auto: bf16 where it has bf16, else fp16"}
+    )
+    # fp32 by default: the records made before this key existed were fp32 on every CPU.
+    cpu_precision: Literal["fp32", "bf16", "auto"] = field(
+        default="fp32",
+        metadata={
+            "help": "on a CPU, training and scoring: fp32; bf16: matrix products under bf16 "
+            "autocast (weights and optimizer stay fp32); auto: bf16 where the CPU computes "
+            "bf16 natively (AVX512-BF16 or AMX), else fp32 (emulated bf16 is slower)"
+        },
     )
     gradient_checkpointing: bool = field(
         default=False, metadata={"help": "recompute activations in backward: less memory"}
     )
     group_by_length: bool = field(
         default=True, metadata={"help": "batch reviews of similar length together (less padding)"}
+    )
+    batch_tokens: int = field(
+        default=0,
+        metadata={
+            "help": "> 0: training batches of similar-length reviews holding at most this many "
+            "tokens once padded (reviews x longest), in place of batch_size and "
+            "group_by_length (native loop); 0: batch_size reviews per batch"
+        },
     )
     patience: int = field(
         default=0, metadata={"help": "early stop after N epochs without better val acc; 0: off"}
@@ -120,6 +136,16 @@ class TransformerConfig(BaseConfig):
             raise ConfigError(
                 f"Config key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio}."
             )
+        if self.batch_tokens and self.batch_tokens < self.max_length:
+            raise ConfigError(
+                f"Config key 'batch_tokens' must be 0 or >= max_length ({self.max_length}), "
+                f"got {self.batch_tokens}: a batch must hold the longest review."
+            )
+        if self.batch_tokens and self.loop == "trainer":
+            raise ConfigError(
+                "Config key 'batch_tokens' needs loop = \"native\" (HF Trainer batches by "
+                'batch_size); set batch_tokens = 0 or loop = "native".'
+            )
         if self.truncation == "head_tail" and self.head_tokens >= self.max_length - 2:
             raise ConfigError(
                 f"head_tokens {self.head_tokens} leaves no tail within max_length "
@@ -131,9 +157,3 @@ class TransformerConfig(BaseConfig):
         if self.warmup_steps > 0:
             return min(1.0, self.warmup_steps / max(1, optimizer_steps))
         return self.warmup_ratio
-
-
-def optimizer_steps(reviews: int, config: TransformerConfig, processes: int = 1) -> int:
-    """Optimizer steps of a run: e.g. 1,800 reviews, batch 16, accum 1, 2 epochs = 226."""
-    batches = math.ceil(reviews / (config.batch_size * processes))
-    return math.ceil(batches / config.grad_accum) * config.epochs

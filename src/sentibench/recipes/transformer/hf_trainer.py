@@ -2,7 +2,8 @@
 
 TrainingArguments come from the recipe's config: per-epoch evaluation and checkpoints in the
 run's checkpoint/trainer/ folder (a rerun of an unfinished run resumes from the newest one),
-linear warmup/decay, bf16/fp16 from `mixed_precision`, length-grouped batches, no reporting
+linear warmup/decay, bf16/fp16 from `mixed_precision` (on a CPU: bf16 from `cpu_precision`),
+length-grouped batches, no reporting
 integrations. The best epoch by validation accuracy is restored at the end, as in the native
 loop, and the collapse guard and the run's history.jsonl work the same way through a callback.
 Without validation reviews (val_fraction = 0) no epoch is evaluated and the last is kept; a
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from sentibench.train.guard import CollapseGuard, check_loss, one_class_share
@@ -115,9 +117,9 @@ def _resume_point(output_dir: Path, run: RunDir | None) -> str | None:
 def training_arguments(config: TransformerConfig, output_dir: Path, validates: bool = True) -> Any:
     from transformers import TrainingArguments
 
-    from sentibench.recipes.transformer.predictor import resolve_precision
+    from sentibench.recipes.transformer.predictor import training_precision
 
-    precision = resolve_precision(config.mixed_precision)
+    precision = training_precision(config)  # bf16 on a CPU: autocast("cpu"), as the native loop
     warmup: int | float = config.warmup_steps if config.warmup_steps > 0 else config.warmup_ratio
     return TrainingArguments(
         output_dir=str(output_dir),
@@ -139,6 +141,7 @@ def training_arguments(config: TransformerConfig, output_dir: Path, validates: b
         greater_is_better=True if validates else None,
         bf16=precision == "bf16",
         fp16=precision == "fp16",
+        use_cpu=precision == "bf16" and not torch.cuda.is_available(),  # bf16 autocast on CPU
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         report_to="none",
         seed=config.seed,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
-from sentibench.recipes.transformer.config import TransformerConfig, optimizer_steps
-from sentibench.recipes.transformer.predictor import resolve_precision
+from sentibench.data.batching import token_budget_batches
+from sentibench.recipes.transformer.config import TransformerConfig
+from sentibench.recipes.transformer.predictor import resolve_precision, training_precision
 from sentibench.transformers.tokenization import (
     EncodedReviews,
     ReviewEncoder,
@@ -33,6 +36,24 @@ def encode_splits(
     )  # type: ignore[return-value]
 
 
+def epoch_batches(
+    train: EncodedReviews, collate: Any, config: TransformerConfig, epoch: int
+) -> DataLoader:
+    """The training batches of `epoch` (1, 2, ...): a function of (seed, epoch), so that a
+    resumed run replays them. batch_tokens > 0: token-budget batches of similar lengths
+    (data/batching.py); else batch_size reviews, grouped by length or shuffled."""
+    seed = config.seed * 1_000_003 + epoch
+    if config.batch_tokens > 0:
+        lengths = np.asarray(train.lengths, dtype=np.int64)
+        groups = [b.tolist() for b in token_budget_batches(lengths, config.batch_tokens, seed)]
+        return DataLoader(train, batch_sampler=groups, collate_fn=collate)
+    if config.group_by_length:
+        sampler = length_grouped_sampler(train, config.batch_size, seed)
+    else:
+        sampler = RandomSampler(train, generator=torch.Generator().manual_seed(seed))
+    return DataLoader(train, batch_size=config.batch_size, sampler=sampler, collate_fn=collate)
+
+
 def train_native(
     model: nn.Module,
     tokenizer: Any,
@@ -47,13 +68,7 @@ def train_native(
     collate = padding_collator(tokenizer)
 
     def train_batches(epoch: int) -> DataLoader:
-        # The batch order is a function of (seed, epoch), so that a resumed run replays it.
-        seed = config.seed * 1_000_003 + epoch
-        if config.group_by_length:
-            sampler = length_grouped_sampler(train, config.batch_size, seed)
-        else:
-            sampler = RandomSampler(train, generator=torch.Generator().manual_seed(seed))
-        return DataLoader(train, batch_size=config.batch_size, sampler=sampler, collate_fn=collate)
+        return epoch_batches(train, collate, config, epoch)
 
     order = length_sorted_order(validation.ids)
     size = config.eval_batch_size
@@ -61,11 +76,15 @@ def train_native(
         collate([validation[i] for i in order[start : start + size]])
         for start in range(0, len(order), size)
     ]
-    steps = optimizer_steps(len(train), config)
+    steps = sum(
+        math.ceil(len(train_batches(epoch)) / config.grad_accum)
+        for epoch in range(1, config.epochs + 1)
+    )
     loop_config = LoopConfig.from_config(
         config,
         warmup_ratio=config.warmup_fraction(steps),
         clip_norm=config.max_grad_norm,
         mixed_precision=resolve_precision(config.mixed_precision),
+        cpu_bf16=not torch.cuda.is_available() and training_precision(config) == "bf16",
     )
     return train_loop(model, train_batches, val_batches, loop_config, run).model

@@ -14,6 +14,7 @@ from torch import nn
 
 from sentibench.predictor import Batch, batch_logits, positive_proba
 from sentibench.recipes.transformer.config import TransformerConfig
+from sentibench.runtime import cpu_precision
 from sentibench.transformers.modeling import parameter_counts, save_model
 from sentibench.transformers.tokenization import (
     ReviewEncoder,
@@ -40,9 +41,23 @@ def resolve_precision(setting: str) -> str:
     return setting
 
 
+def training_precision(config: TransformerConfig) -> str:
+    """What training computes in on this machine, "bf16" | "fp16" | "fp32": mixed_precision
+    decides on a GPU, cpu_precision on a CPU (both loops)."""
+    precision = resolve_precision(config.mixed_precision)  # also refuses fp16 without CUDA
+    if torch.cuda.is_available():
+        return "fp32" if precision == "no" else precision
+    if torch.backends.mps.is_available():  # the loop runs fp32 there
+        return "fp32"
+    return cpu_precision(config.cpu_precision).dtype
+
+
 def autocast(precision: str, device: torch.device) -> Any:
-    if precision == "no" or device.type != "cuda":
+    """Autocast for scoring: bf16 / fp16 on CUDA, bf16 on a CPU; "no": none."""
+    if precision == "no" or device.type not in ("cuda", "cpu"):
         return nullcontext()
+    if device.type == "cpu":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
@@ -91,11 +106,24 @@ class TransformerPredictor:
         # P-tuning scores in fp32: a reloaded adapter holds the prompt encoder's fp32 output,
         # so the trained model must not compute that output under autocast, or the run's test
         # predictions and `predict --run` could differ in the last digits.
-        # Scoring on a CPU runs in fp32 whatever the run trained with (a GPU run's model can
-        # be scored anywhere).
-        fp32 = config.method == "ptuning" or self.device.type != "cuda"
-        self.precision = "no" if fp32 else resolve_precision(config.mixed_precision)
+        # Otherwise scoring follows the run's mixed_precision on a GPU and its cpu_precision
+        # on a CPU, resolved on the machine that scores (a GPU run's model can be scored
+        # anywhere, and a GPU run's cpu_precision is fp32 unless it was set).
+        if config.method == "ptuning" or self.device.type not in ("cuda", "cpu"):
+            self.precision = "no"
+        elif self.device.type == "cuda":
+            self.precision = resolve_precision(config.mixed_precision)
+        else:
+            self.precision = "bf16" if cpu_precision(config.cpu_precision).bf16 else "no"
+        self.train_precision: str | None = None  # set by the recipe after training
         self.n_parameters, self.n_trainable = parameter_counts(model)
+
+    @property
+    def precisions(self) -> dict[str, str]:
+        """For the run's metrics: what it trained (when known) and scores in."""
+        score = {"no": "fp32"}.get(self.precision, self.precision)
+        train = {} if self.train_precision is None else {"train_precision": self.train_precision}
+        return {**train, "score_precision": score}
 
     def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
         """Longest first (least padding), each batch padded to its longest review."""

@@ -30,8 +30,14 @@ class TransformerRecipe:
         self, config: TransformerConfig, splits: Splits, run: RunDir | None
     ) -> TransformerPredictor:
         """Tokenise, build the model, then train it on the shared loop or HF Trainer."""
+        import torch
+
         from sentibench.recipes.transformer.native import encode_splits, train_native
-        from sentibench.recipes.transformer.predictor import TransformerPredictor
+        from sentibench.recipes.transformer.predictor import (
+            TransformerPredictor,
+            training_precision,
+        )
+        from sentibench.runtime import cpu_precision
         from sentibench.transformers.backbone import load_tokenizer, resolve_backbone
         from sentibench.transformers.modeling import build_model
 
@@ -46,13 +52,17 @@ class TransformerRecipe:
                 f"{config.backbone} ({resolved}), method {config.method}, loop {config.loop}: "
                 f"{trainable:,} of {total:,} parameters train"
             )
+            if not torch.cuda.is_available():  # why this run computes in bf16 or fp32
+                run.log(cpu_precision(config.cpu_precision).reason)
         if config.loop == "trainer":
             from sentibench.recipes.transformer.hf_trainer import train_with_trainer
 
             model = train_with_trainer(model, tokenizer, train, validation, config, run)
         else:
             model = train_native(model, tokenizer, train, validation, config, run)
-        return TransformerPredictor(model, tokenizer, config, resolved)
+        predictor = TransformerPredictor(model, tokenizer, config, resolved)
+        predictor.train_precision = training_precision(config)
+        return predictor
 
     def load(self, config: TransformerConfig, model_dir: Path) -> TransformerPredictor:
         from sentibench.recipes.transformer.predictor import TransformerPredictor
