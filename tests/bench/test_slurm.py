@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -172,7 +173,7 @@ def test_a_cancelled_then_preempted_job_resumes_and_the_leaderboard_equals_the_l
     # Slurm's own log: every job of the suite was allocated by slurmctld, the cancelled one too
     controller = _controller_log(slurm_cluster)
     for job_id in {_job_id(run) for run in folder.glob("*-s0*")} | {first_job}:
-        assert f"Allocate JobId={job_id}" in controller, job_id
+        assert _started(job_id, controller), job_id
 
     status = subprocess.run(
         [sys.executable, "-m", "sentibench.cli", "bench", "status", "--runs", str(runs)],
@@ -201,6 +202,12 @@ def _state(job_id: str) -> str:
 
 def _alive_in_squeue(job_id: str) -> bool:
     return _state(job_id) in ("PENDING", "RUNNING", "COMPLETING")
+
+
+def _started(job_id: str, controller_log: str) -> bool:
+    """slurmctld started the job: by its main scheduler ("sched: Allocate JobId=1_2(3)") or by
+    the backfill one ("sched/backfill: _start_job: Started JobId=1_2(3)")."""
+    return re.search(rf"(Allocate|Started) JobId={re.escape(job_id)}\b", controller_log) is not None
 
 
 def _controller_log(cluster: Path) -> str:
@@ -233,4 +240,4 @@ def test_tune_on_slurm_two_worker_jobs_share_one_journal_study(slurm_cluster, tm
     assert sorted(t.number for t in trials) == list(range(len(trials)))
     jobs = {t.user_attrs["slurm_job"] for t in trials}  # every trial trained inside a job
     controller = _controller_log(slurm_cluster)
-    assert jobs and all(f"Allocate JobId={job.split('_')[0]}" in controller for job in jobs)
+    assert jobs and all(_started(job, controller) for job in jobs)

@@ -105,11 +105,11 @@ def test_every_command_that_loads_a_run_refuses_it_in_one_sentence(
     transformer_run, tmp_path, marker
 ):
     folder = str(make_malicious(transformer_run, tmp_path / "sent", marker, True, "bert"))
+    # export and reproduce refuse through the same functions (in-process test above); each
+    # command here costs a process start
     for args in (
         ["predict", "--run", folder, "a great film"],
-        ["export", "--run", folder],
         ["serve", "--run", folder, "--port", "0"],
-        ["reproduce", folder, "--out", str(tmp_path / "again")],
     ):
         result = cli(tmp_path, *args)
         assert_one_sentence(result, "trained with trust_remote_code = true")
