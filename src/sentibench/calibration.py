@@ -33,11 +33,12 @@ EPS = float(np.finfo(np.float32).eps)  # the softmax's resolution near 0 and 1
 LOG_T_BOUNDS = (math.log(1e-2), math.log(1e2))  # T from 0.01 to 100: far past any real fit
 
 
-def log_odds(proba: np.ndarray) -> np.ndarray:
-    """log(p / (1 - p)), with p clipped to [EPS, 1 - EPS] (finite for saturated softmaxes)."""
+def log_odds(proba: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """log(p / (1 - p)), with p clipped to [eps, 1 - eps] (finite for saturated softmaxes;
+    ensembles pass the 1e-6 resolution of predictions.csv)."""
     from scipy.special import logit
 
-    return logit(np.clip(np.asarray(proba, dtype=np.float64), EPS, 1.0 - EPS))
+    return logit(np.clip(np.asarray(proba, dtype=np.float64), eps, 1.0 - eps))
 
 
 def scale_proba(proba: np.ndarray, temperature: float) -> np.ndarray:

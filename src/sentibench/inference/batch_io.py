@@ -25,7 +25,7 @@ import numpy as np
 from sentibench.errors import DataError
 from sentibench.inference.api import LABELS, RunModel
 from sentibench.inference.predict_input import names_a_file, read_texts
-from sentibench.predictor import labels_from_proba
+from sentibench.predictor import PROBA_DECIMALS, labels_from_proba
 from sentibench.runs import atomic_path
 
 Format = Literal["csv", "jsonl"]
@@ -172,7 +172,7 @@ def result_rows(inputs: Inputs, proba: np.ndarray) -> Iterator[dict[str, object]
     for index, p in enumerate(proba):
         row: dict[str, object] = {} if inputs.ids is None else {ID_COLUMN: inputs.ids[index]}
         row["label"] = LABELS[int(labels_from_proba(p))]
-        row["prob_positive"] = round(float(p), 6)
+        row["prob_positive"] = round(float(p), PROBA_DECIMALS)  # as in predictions.csv
         yield row
 
 

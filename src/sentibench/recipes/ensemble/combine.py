@@ -6,19 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit, logit
+from scipy.special import expit
 
+from sentibench.calibration import log_odds
 from sentibench.predictor import PROBA_DECIMALS, labels_from_proba
 
 METHODS = ("mean", "vote", "stack", "greedy")
 FITTED = ("stack", "greedy")  # fit on the members' validation predictions
 # predictions.csv stores 6 decimals, so a recorded 0 or 1 means "within 1e-6 of it"
 EPSILON = 10.0**-PROBA_DECIMALS
-
-
-def log_odds(proba: np.ndarray) -> np.ndarray:
-    """log(p / (1 - p)) of probabilities clipped to [EPSILON, 1 - EPSILON] (finite)."""
-    return logit(np.clip(proba, EPSILON, 1 - EPSILON))
 
 
 def combine(
@@ -40,5 +36,5 @@ def combine(
         share = labels_from_proba(proba) @ w / w.sum()
         return np.where(np.isclose(share, 0.5), proba @ w / w.sum(), share)
     if method == "stack":
-        return expit(log_odds(proba) @ w + intercept)
+        return expit(log_odds(proba, EPSILON) @ w + intercept)
     raise ValueError(f"unknown ensemble method {method!r}")

@@ -13,9 +13,10 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
+from sentibench.calibration import log_odds
 from sentibench.errors import EnsembleError
 from sentibench.predictor import labels_from_proba
-from sentibench.recipes.ensemble.combine import EPSILON, combine, log_odds
+from sentibench.recipes.ensemble.combine import EPSILON, combine
 
 
 def fit_stack(proba: np.ndarray, labels: np.ndarray, C: float) -> tuple[list[float], float]:
@@ -24,7 +25,7 @@ def fit_stack(proba: np.ndarray, labels: np.ndarray, C: float) -> tuple[list[flo
         raise EnsembleError(
             "The members' validation reviews are all of one class, so a stacker cannot be fit."
         )
-    stacker = LogisticRegression(C=C).fit(log_odds(proba), labels)
+    stacker = LogisticRegression(C=C).fit(log_odds(proba, EPSILON), labels)
     return [float(c) for c in stacker.coef_.ravel()], float(stacker.intercept_[0])
 
 
