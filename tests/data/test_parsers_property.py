@@ -5,6 +5,7 @@ into data or into one sentence, and leaves no file behind (tests/property_inputs
 from __future__ import annotations
 
 import contextlib
+import csv
 import gzip
 import io
 import json
@@ -523,3 +524,64 @@ def test_a_multiline_library_message_becomes_one_line(tmp_path):
     assert len(str(caught.value).splitlines()) == 1 and "file could not be opened" in str(
         caught.value
     )
+
+
+# -- data add: a user's table -------------------------------------------------------------------
+
+table_labels = st.one_of(st.sampled_from(["neg", "pos", "mid", "0", "1", "2"]), nasty_text)
+
+
+@st.composite
+def table_valid(draw, fmt: str) -> bytes:
+    """A well-formed table: at least two rows of each of two classes, distinct texts."""
+    texts = draw(st.lists(review_text, min_size=4, max_size=8, unique=True))
+    labels = ["neg", "pos"] * 2 + [draw(st.sampled_from(["neg", "pos"])) for _ in texts[4:]]
+    if fmt == "jsonl":
+        pairs = zip(texts, labels, strict=True)
+        lines = [json.dumps({"text": t, "label": label}) for t, label in pairs]
+        return ("\n".join(lines) + "\n").encode("utf-8")
+    frame = pd.DataFrame({"text": texts, "label": labels})
+    sep = "\t" if fmt == "tsv" else ","
+    # every field quoted: pandas leaves a lone "\r" bare, which a reader rightly takes as a line end
+    return frame.to_csv(index=False, sep=sep, quoting=csv.QUOTE_ALL).encode("utf-8")
+
+
+def table_file(fmt: str) -> st.SearchStrategy[bytes]:
+    rows = st.lists(st.tuples(nasty_text, table_labels), max_size=6)
+    if fmt == "jsonl":
+        text = rows.map(lambda r: "\n".join(json.dumps({"text": t, "label": v}) for t, v in r))
+    else:
+        sep = "\t" if fmt == "tsv" else ","
+        text = rows.map(lambda r: "\n".join([f"text{sep}label", *(f"{t}{sep}{v}" for t, v in r)]))
+    valid = mutated(table_valid(fmt))
+    return st.one_of(valid, valid, mutated(text.map(str.encode)), raw_bytes)
+
+
+@FEW
+@given(
+    fmt=st.sampled_from(["csv", "tsv", "jsonl"]),
+    data=st.data(),
+    two_files=st.booleans(),
+    dedupe=st.booleans(),
+)
+def test_data_add_table(tmp_path, monkeypatch, isolated_home, fmt, data, two_files, dedupe):
+    from sentibench.data.add import AddOptions, add_dataset
+
+    temp = private_temp(tmp_path, monkeypatch)
+    with scratch() as folder:
+        train = folder / f"train.{fmt}"
+        train.write_bytes(data.draw(table_file(fmt)))
+        test = None
+        if two_files:
+            test = folder / f"test.{fmt}"
+            test.write_bytes(data.draw(table_file(fmt)))
+        options = AddOptions(test_fraction=0.5, dedupe=dedupe)
+        manifest = check_one_sentence_or_success(
+            "data add table",
+            lambda: add_dataset("mine", path=train, test_path=test, options=options),
+            folder, isolated_home, temp,
+            allowed=(str(isolated_home / "mine"),),
+        )  # fmt: skip
+        if manifest is not None:
+            assert load_official("mine")[0]["label"].nunique() >= 2
+    assert [p.name for p in isolated_home.iterdir() if not p.name.startswith("mine")] == []

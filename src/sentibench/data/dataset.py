@@ -2,14 +2,17 @@
 validation / test, read from a prepared folder (the cache, the bundled sample, or a user's).
 
 A prepared folder holds `train.parquet` and `test.parquet` (or `.jsonl`) with the columns
-above and, when sentibench wrote it, `manifest.json` (source, counts, sha256 of each file).
+above and, when sentibench wrote it, `manifest.json` (source, counts, sha256 of each file, and
+"label_names": the class names in label-id order; absent means negative, positive).
 Validation is carved from train only (stratified, seeded); test is never used for a choice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +24,10 @@ from sentibench.errors import DataError
 
 COLUMNS = ("id", "text", "label", "rating")
 SAMPLE_DIR = Path(__file__).parent / "sample"
+TWEETS_SAMPLE_DIR = Path(__file__).parent / "sample_tweets"
+BINARY = ("negative", "positive")  # the label names of a folder whose manifest names none
+# A dataset name in $SENTIBENCH_HOME (`data add NAME`): one plain folder name, never hidden.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def user_path(text: str | Path) -> Path:
@@ -46,25 +53,56 @@ class Splits:
     train: pd.DataFrame
     validation: pd.DataFrame
     test: pd.DataFrame
-    source: str  # "sample", "imdb (npm)", or a folder path
+    source: str  # "sample", "imdb", a dataset name, or a folder path
     sha256: str  # of the prepared files, so a run names exactly the data it saw
     test_read: bool = True  # False: a tune trial's splits (test empty, sha256 of train only)
+    label_names: tuple[str, ...] = BINARY  # label id -> class name
 
     def summary(self) -> dict:
+        """What a run record says about its data; two classes keep the form they always had
+        (n and positive per split), more classes count each by name."""
         unread = {} if self.test_read else {"test": "not read (sha256 is of train only)"}
-        return {
-            **unread,
-            "source": self.source,
-            "sha256": self.sha256,
-            "counts": {
+        frames = (("train", self.train), ("validation", self.validation), ("test", self.test))
+        if len(self.label_names) == 2:
+            counts = {
                 name: {"n": len(frame), "positive": int(frame["label"].sum())}
-                for name, frame in (
-                    ("train", self.train),
-                    ("validation", self.validation),
-                    ("test", self.test),
-                )
-            },
-        }
+                for name, frame in frames
+            }
+        else:
+            counts = {name: class_counts(frame, self.label_names) for name, frame in frames}
+        names = {} if self.label_names == BINARY else {"label_names": list(self.label_names)}
+        return {**unread, "source": self.source, "sha256": self.sha256, **names, "counts": counts}
+
+
+def class_counts(frame: pd.DataFrame, label_names: tuple[str, ...] = BINARY) -> dict[str, int]:
+    """{"n": rows, <name>: rows of that class, ...} in label-id order."""
+    found = frame["label"].value_counts()
+    return {"n": len(frame)} | {
+        name: int(found.get(label, 0)) for label, name in enumerate(label_names)
+    }
+
+
+def label_names_of(folder: Path) -> tuple[str, ...]:
+    """The class names of a prepared folder in label-id order: its manifest's "label_names",
+    or negative, positive where it names none (IMDB, the bundled sample, older folders)."""
+    path = Path(folder) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # no manifest, or one sentibench did not write
+        return BINARY
+    names = manifest.get("label_names") if isinstance(manifest, dict) else None
+    if names is None:
+        return BINARY
+    if (
+        not isinstance(names, list)
+        or len(names) < 2
+        or not all(isinstance(n, str) and n.strip() for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise DataError(
+            f"{path} has label_names {names!r}; expected a list of two or more distinct names."
+        )
+    return tuple(names)
 
 
 def sha256_file(path: Path) -> str:
@@ -75,8 +113,11 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
-    """Check columns, labels, empty texts and duplicate ids; return it in canonical dtypes."""
+def validate_frame(
+    frame: pd.DataFrame, where: str, label_names: tuple[str, ...] = BINARY
+) -> pd.DataFrame:
+    """Check columns, labels (ids of `label_names`), empty texts and duplicate ids; return it in
+    canonical dtypes."""
     missing = [c for c in ("id", "text", "label") if c not in frame.columns]
     if missing:
         expected = ", ".join(COLUMNS)
@@ -93,11 +134,13 @@ def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0])
         raise DataError(f"{where} row {row + 1} (id {frame['id'][row]}) has empty text.")
-    bad_label = ~frame["label"].isin([0, 1])
+    k = len(label_names)
+    bad_label = ~frame["label"].isin(list(range(k)))
     if bad_label.any():
         row = int(np.flatnonzero(bad_label.to_numpy())[0])
-        label = frame["label"][row]
-        raise DataError(f"{where} row {row + 1} has label {label!r}; expected 0 or 1.")
+        label = frame["label"].tolist()[row]  # a Python value: 3, not np.int64(3)
+        expected = "0 or 1" if k == 2 else f"0 to {k - 1} ({', '.join(label_names)})"
+        raise DataError(f"{where} row {row + 1} has label {label!r}; expected {expected}.")
     duplicated = frame["id"].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -146,7 +189,7 @@ def split_file(folder: Path, split: str) -> Path:
     )
 
 
-def read_split(path: Path) -> pd.DataFrame:
+def read_split(path: Path, label_names: tuple[str, ...] = BINARY) -> pd.DataFrame:
     """Read and validate one split file (.parquet or .jsonl)."""
     try:
         if path.suffix == ".parquet":
@@ -155,7 +198,7 @@ def read_split(path: Path) -> pd.DataFrame:
             frame = pd.read_json(path, lines=True, dtype={"id": str})
     except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
         raise DataError(f"{path} cannot be read ({type(exc).__name__}: {exc}).") from None
-    return validate_frame(frame, str(path))
+    return validate_frame(frame, str(path), label_names)
 
 
 def data_sha256(folder: Path) -> str:
@@ -165,28 +208,43 @@ def data_sha256(folder: Path) -> str:
 
 
 def resolve_data(data: str) -> tuple[Path, str]:
-    """Map --data (auto | sample | imdb | PATH) to a prepared folder and a display name."""
+    """Map --data to a prepared folder and a display name: auto | sample | tweets-sample (the
+    bundled 3-class tweets) | imdb | NAME (a folder $SENTIBENCH_HOME/NAME with a manifest, from
+    `data add`) | PATH (a prepared folder). A NAME in the home wins over a folder of that name."""
     if data == "auto":
         data = "imdb" if (imdb_dir() / "manifest.json").exists() else "sample"
     if data == "sample":
         return SAMPLE_DIR, "sample"
+    if data == "tweets-sample":
+        return TWEETS_SAMPLE_DIR, "tweets-sample"
     if data == "imdb":
         if not (imdb_dir() / "manifest.json").exists():
             raise DataError(
                 f"No full IMDB data in {imdb_dir()}; run `sentibench data fetch imdb` first."
             )
         return imdb_dir(), "imdb"
+    if NAME_PATTERN.fullmatch(data) and (sentibench_home() / data / "manifest.json").is_file():
+        return sentibench_home() / data, data
     path = user_path(data)
     if not path.is_dir():
-        raise DataError(f"--data {data}: no such folder (use sample, imdb, or a prepared folder).")
+        raise DataError(
+            f"--data {data}: no such folder or dataset (use sample, tweets-sample, imdb, a NAME "
+            "from `sentibench data add`, or a prepared folder)."
+        )
     return path, str(path)
+
+
+def data_label_names(data: str) -> tuple[str, ...]:
+    """The class names of --data in label-id order (beside load_official's four values)."""
+    return label_names_of(resolve_data(data)[0])
 
 
 def load_official(data: str) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
     """The official train and test frames of a prepared folder, its name and a combined sha256."""
     folder, name = resolve_data(data)
-    train = read_split(split_file(folder, "train"))
-    test = read_split(split_file(folder, "test"))
+    names = label_names_of(folder)
+    train = read_split(split_file(folder, "train"), names)
+    test = read_split(split_file(folder, "test"), names)
     # No cross-split id check: aclImdb/Kaggle ids such as "0_9" recur in train and test.
     return train, test, name, data_sha256(folder)
 
@@ -194,7 +252,7 @@ def load_official(data: str) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
 def load_test(data: str) -> tuple[pd.DataFrame, str]:
     """Only the test split (reports need its labels and texts, never the training data)."""
     folder, _ = resolve_data(data)
-    return read_split(split_file(folder, "test")), data_sha256(folder)
+    return read_split(split_file(folder, "test"), label_names_of(folder)), data_sha256(folder)
 
 
 def carve_validation(
@@ -216,13 +274,15 @@ def load_training_splits(data: str, val_fraction: float, seed: int) -> Splits:
     """Train and validation only, for a search: the test file is never opened (not even
     hashed), so nothing about it can leak into a choice of settings."""
     folder, name = resolve_data(data)
+    names = label_names_of(folder)
     path = split_file(folder, "train")
-    train = read_split(path)
+    train = read_split(path, names)
     fit, validation = carve_validation(train, val_fraction, seed)
-    return Splits(fit, validation, train.iloc[:0].copy(), name, sha256_file(path), test_read=False)
+    empty = train.iloc[:0].copy()
+    return Splits(fit, validation, empty, name, sha256_file(path), False, names)
 
 
 def load_splits(data: str = "auto", val_fraction: float = 0.1, seed: int = 0) -> Splits:
     train, test, name, digest = load_official(data)
     fit, validation = carve_validation(train, val_fraction, seed)
-    return Splits(fit, validation, test, name, digest)
+    return Splits(fit, validation, test, name, digest, label_names=data_label_names(data))

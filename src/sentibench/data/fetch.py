@@ -2,27 +2,23 @@
 
 The cache is a prepared folder (`imdb_dir()`): train.parquet, test.parquet and manifest.json
 (source, input file and its sha256, counts, sha256 of each prepared file, package version).
-It is built in a temporary folder next to it and renamed into place, so a failed fetch leaves
-the previous cache as it was and never a half-written file. A fetch holds a lock on
-$SENTIBENCH_HOME while it writes, so the staging folders it finds there at its start are the
-leftovers of a fetch that was killed (kill -9, SIGTERM): it removes them.
+It is built in a temporary folder next to it and renamed into place (data/store.py), so a
+failed fetch leaves the previous cache as it was and never a half-written file; the staging
+folders of a killed fetch are removed by the next one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
 import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 
 from sentibench.data.dataset import (
+    class_counts,
     imdb_dir,
+    label_names_of,
     load_official,
     resolve_data,
     sentibench_home,
@@ -31,15 +27,21 @@ from sentibench.data.dataset import (
     validate_frame,
 )
 from sentibench.data.sources import read_source
+from sentibench.data.store import (
+    files_match,
+    home_lock,
+    make_staging,
+    publish,
+    remove_leftovers,
+    write_splits,
+)
 from sentibench.errors import DataError
 from sentibench.provenance import sentibench_version
-from sentibench.runs import exclusive_lock, now_iso
+from sentibench.runs import now_iso
 
 SPLITS = ("train", "test")
 OFFICIAL_PER_CLASS = 12_500  # the official split: 25,000 reviews each, balanced
-STAGING_PREFIX, GRAVEYARD_PREFIX = ".imdb-new-", ".imdb-old-"
-# Exactly what tempfile.mkdtemp(prefix=...) names them: nothing else in the home is touched.
-LEFTOVER = re.compile(r"\.imdb-(new|old)-[a-z0-9_]+")
+BUSY = "Another `sentibench data fetch` is writing {home}; wait for it to finish."
 
 
 def fetch_imdb(source: str, path: Path | None = None, allow_partial: bool = False) -> dict:
@@ -52,102 +54,44 @@ def fetch_imdb(source: str, path: Path | None = None, allow_partial: bool = Fals
     path = None if path is None else user_path(path)
     where = f"source {source}" + (f" ({path})" if path is not None else "")
     home = sentibench_home()
-    with _fetch_lock(home):  # first: an unwritable home fails before a long read
-        _remove_leftovers(home)
+    with home_lock(home, BUSY.format(home=home)):  # first: an unwritable home fails early
+        remove_leftovers(imdb_dir())
         frames = read_source(source, path)
         checked = {s: validate_frame(frames[s], f"{where}, {s} split") for s in SPLITS}
         for split, frame in checked.items():
             _check_balance(frame, f"{where}, {split} split", allow_partial)
-        return _write_cache(home, source, path, checked, allow_partial)
+        return _write_cache(source, path, checked, allow_partial)
 
 
 def _write_cache(
-    home: Path,
     source: str,
     path: Path | None,
     checked: dict[str, pd.DataFrame],
     allow_partial: bool,
 ) -> dict:
+    staging = make_staging(imdb_dir())
     try:
-        staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=home))
-    except OSError as exc:
-        raise _unwritable(home, exc) from None
-    staging.chmod(0o755)  # mkdtemp makes it owner-only; the cache is an ordinary folder
-    try:
-        files = {}
-        for split, frame in checked.items():
-            file = staging / f"{split}.parquet"
-            frame.to_parquet(file, index=False, compression="zstd")
-            files[file.name] = {"sha256": sha256_file(file), "bytes": file.stat().st_size}
         manifest = {
             "source": source,
             "input": _describe_input(path),
             "created": now_iso(),
             "official_split": not allow_partial or _is_official(checked),
-            "counts": {split: _counts(frame) for split, frame in checked.items()},
-            "files": files,
+            "counts": {split: class_counts(frame) for split, frame in checked.items()},
+            "files": write_splits(staging, checked),
             "sentibench_version": sentibench_version(),
         }
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-        _replace_dir(staging, imdb_dir())
+        publish(staging, imdb_dir(), manifest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # already gone after a successful rename
     return manifest
 
 
-@contextlib.contextmanager
-def _fetch_lock(home: Path) -> Iterator[None]:
-    """Create `home` and hold an exclusive lock on it (released by the OS, even on kill -9)."""
-    if home.exists() and not home.is_dir():
-        raise DataError(
-            f"SENTIBENCH_HOME {home} is a file, not a folder; set SENTIBENCH_HOME to a folder."
-        )
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(home, os.O_RDONLY)
-    except OSError as exc:
-        raise _unwritable(home, exc) from None
-    busy = DataError(f"Another `sentibench data fetch` is writing {home}; wait for it to finish.")
-    try:
-        with exclusive_lock(descriptor, busy):
-            yield
-    finally:
-        os.close(descriptor)  # also releases the lock
-
-
-def _remove_leftovers(home: Path) -> None:
-    """Remove the staging folders of killed fetches (only called under the lock, so none is
-    live). A fetch killed between moving the old cache aside and renaming the new one in left
-    no cache: the old one is put back first."""
-    if os.name != "posix":
-        return
-    try:
-        entries = sorted(home.iterdir())
-    except OSError:  # a home that cannot be listed cannot be written either: said next
-        return
-    for entry in entries:
-        if not LEFTOVER.fullmatch(entry.name) or entry.is_symlink() or not entry.is_dir():
-            continue
-        old_cache = entry / imdb_dir().name
-        if entry.name.startswith(GRAVEYARD_PREFIX) and old_cache.is_dir():
-            with contextlib.suppress(OSError):
-                if not imdb_dir().exists():
-                    os.rename(old_cache, imdb_dir())
-        shutil.rmtree(entry, ignore_errors=True)
-
-
-def _unwritable(home: Path, exc: OSError) -> DataError:
-    reason = exc.strerror or type(exc).__name__
-    return DataError(
-        f"Cannot write the dataset cache in {home} ({reason}); set SENTIBENCH_HOME to a "
-        "writable folder."
-    )
-
-
 def data_info(data: str) -> dict:
-    """Folder, manifest, counts, class balance and mean length of --data (auto|sample|imdb|PATH)."""
+    """Folder, manifest, label names, counts per class and mean length of --data (see
+    resolve_data)."""
     folder, _ = resolve_data(data)
     train, test, name, digest = load_official(data)
+    label_names = label_names_of(folder)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     provenance = folder / "PROVENANCE.md"
@@ -157,16 +101,17 @@ def data_info(data: str) -> dict:
         "sha256": digest,
         "manifest": manifest,
         "provenance": str(provenance) if provenance.exists() else None,  # the bundled sample's
-        "files_match_manifest": _files_match(folder, manifest),
+        "files_match_manifest": files_match(folder, manifest),
+        "label_names": list(label_names),
         "splits": {
-            split: {**_counts(frame), "mean_words": round(_mean_words(frame), 1)}
+            split: {**class_counts(frame, label_names), "mean_words": round(_mean_words(frame), 1)}
             for split, frame in (("train", train), ("test", test))
         },
     }
 
 
 def _check_balance(frame: pd.DataFrame, where: str, allow_partial: bool) -> None:
-    counts = _counts(frame)
+    counts = class_counts(frame)
     if allow_partial:
         if counts["negative"] == 0 or counts["positive"] == 0:
             raise DataError(f"{where} has only one class ({counts}); both are needed.")
@@ -180,14 +125,9 @@ def _check_balance(frame: pd.DataFrame, where: str, allow_partial: bool) -> None
 
 def _is_official(frames: dict[str, pd.DataFrame]) -> bool:
     return all(
-        _counts(f)["negative"] == _counts(f)["positive"] == OFFICIAL_PER_CLASS
+        class_counts(f)["negative"] == class_counts(f)["positive"] == OFFICIAL_PER_CLASS
         for f in frames.values()
     )
-
-
-def _counts(frame: pd.DataFrame) -> dict:
-    positive = int(frame["label"].sum())
-    return {"n": len(frame), "negative": len(frame) - positive, "positive": positive}
 
 
 def _mean_words(frame: pd.DataFrame) -> float:
@@ -198,30 +138,3 @@ def _describe_input(path: Path | None) -> dict:
     if path is None:
         return {"path": None, "sha256": None}  # the source's own download or package
     return {"path": str(path.resolve()), "sha256": sha256_file(path) if path.is_file() else None}
-
-
-def _files_match(folder: Path, manifest: dict | None) -> bool | None:
-    """Whether every file in the manifest still has its recorded sha256 (None: no manifest)."""
-    if manifest is None:
-        return None
-    return all(
-        (folder / name).is_file() and sha256_file(folder / name) == entry["sha256"]
-        for name, entry in manifest.get("files", {}).items()
-    )
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Rename `new` onto `target`; the old `target` is moved aside first and restored on failure."""
-    if not target.exists():
-        os.rename(new, target)
-        return
-    graveyard = Path(tempfile.mkdtemp(prefix=GRAVEYARD_PREFIX, dir=target.parent))
-    old = graveyard / target.name
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except OSError:
-        os.rename(old, target)
-        raise
-    finally:
-        shutil.rmtree(graveyard, ignore_errors=True)

@@ -69,3 +69,48 @@ def _frame(data: Mapping[str, Any], split: str, where: str) -> pd.DataFrame:
             "rating": pd.array([pd.NA] * len(table), dtype="Int64"),
         }
     )
+
+
+# -- any labelled dataset, for `data add NAME --source hf --hf-name X [--hf-config Y]` ----------
+
+
+def load_named(hf_name: str | None, hf_config: str | None, path: Path | None) -> Mapping[str, Any]:
+    """The splits of hub dataset `hf_name` (config `hf_config`), or of a local dataset folder."""
+    try:
+        import datasets
+    except ImportError:
+        raise DataError(
+            "--source hf needs the datasets package; pip install datasets (or "
+            "'sentibench[datasets]')."
+        ) from None
+    if path is None and not hf_name:
+        raise ConfigError("--source hf needs --hf-name (a hub dataset) or --path (a local one).")
+    try:
+        if path is not None:
+            if (Path(path) / "dataset_dict.json").is_file():
+                return datasets.load_from_disk(str(path))
+            return datasets.load_dataset(str(path), hf_config)
+        return datasets.load_dataset(hf_name, hf_config)
+    except Exception as exc:  # hub, network, offline-mode and format errors come in many types
+        if path is None:
+            config = f" (config {hf_config})" if hf_config else ""
+            raise DataError(
+                f"Cannot load {hf_name}{config} from the Hugging Face hub ({type(exc).__name__}: "
+                f"{one_line(exc)}); check the name and the connection, or pass a local dataset "
+                "folder with --path."
+            ) from None
+        raise DataError(
+            f"{path} cannot be loaded as a dataset ({type(exc).__name__}: {one_line(exc)})."
+        ) from None
+
+
+def split_table(rows: Any) -> pd.DataFrame:
+    """One split's rows as a frame (a datasets.Dataset, or any iterable of dicts)."""
+    return rows.to_pandas() if hasattr(rows, "to_pandas") else pd.DataFrame(list(rows))
+
+
+def class_names(rows: Any, column: str) -> tuple[str, ...] | None:
+    """The names of a ClassLabel column (its ids' order), or None for any other column."""
+    feature = (getattr(rows, "features", None) or {}).get(column)
+    names = getattr(feature, "names", None)
+    return tuple(str(n) for n in names) if names else None
