@@ -9,6 +9,7 @@ Validation is carved from train only (stratified, seeded); test is never used fo
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pandas as pd
 from sentibench.errors import DataError
 
 COLUMNS = ("id", "text", "label", "rating")
+BINARY_LABELS = ("negative", "positive")  # what a folder without "label_names" holds
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
@@ -75,7 +77,31 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+def label_names_of(folder: Path) -> tuple[str, ...]:
+    """The label names of a prepared folder, in label-id order: its manifest's "label_names",
+    or ("negative", "positive") for a folder without one (IMDB, the sample, old folders)."""
+    manifest = Path(folder) / "manifest.json"
+    if not manifest.is_file():
+        return BINARY_LABELS
+    try:
+        names = json.loads(manifest.read_text(encoding="utf-8")).get("label_names")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        raise DataError(f"{manifest} is not a JSON object; prepare the folder again.") from None
+    if names is None:
+        return BINARY_LABELS
+    if (
+        not isinstance(names, list)
+        or len(names) < 2
+        or not all(isinstance(n, str) and n for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise DataError(f"{manifest}: label_names must be a list of two or more distinct names.")
+    return tuple(names)
+
+
+def validate_frame(
+    frame: pd.DataFrame, where: str, label_names: tuple[str, ...] = BINARY_LABELS
+) -> pd.DataFrame:
     """Check columns, labels, empty texts and duplicate ids; return it in canonical dtypes."""
     missing = [c for c in ("id", "text", "label") if c not in frame.columns]
     if missing:
@@ -93,11 +119,12 @@ def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0])
         raise DataError(f"{where} row {row + 1} (id {frame['id'][row]}) has empty text.")
-    bad_label = ~frame["label"].isin([0, 1])
+    bad_label = ~frame["label"].isin(range(len(label_names)))
     if bad_label.any():
         row = int(np.flatnonzero(bad_label.to_numpy())[0])
         label = frame["label"][row]
-        raise DataError(f"{where} row {row + 1} has label {label!r}; expected 0 or 1.")
+        expected = "0 or 1" if len(label_names) == 2 else f"0 to {len(label_names) - 1}"
+        raise DataError(f"{where} row {row + 1} has label {label!r}; expected {expected}.")
     duplicated = frame["id"].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -146,7 +173,7 @@ def split_file(folder: Path, split: str) -> Path:
     )
 
 
-def read_split(path: Path) -> pd.DataFrame:
+def read_split(path: Path, label_names: tuple[str, ...] = BINARY_LABELS) -> pd.DataFrame:
     """Read and validate one split file (.parquet or .jsonl)."""
     try:
         if path.suffix == ".parquet":
@@ -155,7 +182,7 @@ def read_split(path: Path) -> pd.DataFrame:
             frame = pd.read_json(path, lines=True, dtype={"id": str})
     except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
         raise DataError(f"{path} cannot be read ({type(exc).__name__}: {exc}).") from None
-    return validate_frame(frame, str(path))
+    return validate_frame(frame, str(path), label_names)
 
 
 def data_sha256(folder: Path) -> str:
@@ -194,7 +221,7 @@ def load_official(data: str) -> tuple[pd.DataFrame, pd.DataFrame, str, str]:
 def load_test(data: str) -> tuple[pd.DataFrame, str]:
     """Only the test split (reports need its labels and texts, never the training data)."""
     folder, _ = resolve_data(data)
-    return read_split(split_file(folder, "test")), data_sha256(folder)
+    return read_split(split_file(folder, "test"), label_names_of(folder)), data_sha256(folder)
 
 
 def carve_validation(
