@@ -326,10 +326,64 @@ def reproduce(
 
 @app.command()
 def evaluate(
-    predictions: Annotated[Path, typer.Argument(help="Kaggle-format CSV: id,sentiment")],
-    data: DataOption = "auto",
+    predictions: Annotated[
+        Path | None, typer.Argument(help="Kaggle-format CSV: id,sentiment (or use --run)")
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="the dataset whose test split is scored: auto (default for a CSV), sample, "
+            "imdb, or a prepared folder",
+        ),
+    ] = None,
+    run: Annotated[
+        Path | None,
+        typer.Option("--run", help="score this complete run on --data (writes RUN/transfer/)"),
+    ] = None,
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="with --run: map the data's label SRC to the run's label DST, or drop its "
+            "rows: SRC=DST | SRC=drop (repeatable)",
+        ),
+    ] = None,
+    trust_remote_code: TrustOption = False,
 ) -> None:
-    """Score a submission CSV against the test labels (like the original project's script)."""
+    """Score a submission CSV against the test labels (like the original project's script),
+    or, with --run, score a trained run on another dataset's test split (transfer)."""
+    if (predictions is None) == (run is None):
+        raise SentibenchError(
+            "evaluate takes either a predictions CSV or --run RUN (with --data NAME), not "
+            + ("both." if run is not None else "neither.")
+        )
+    if run is None:
+        if maps:
+            raise SentibenchError("--map works with --run only; a predictions CSV is 0/1 already.")
+        assert predictions is not None  # the check above
+        _evaluate_submission(predictions, data or "auto")
+        return
+    if data is None:
+        raise SentibenchError("evaluate --run needs --data NAME: the dataset to score the run on.")
+    from sentibench.eval.transfer import evaluate_transfer
+
+    result = evaluate_transfer(run, data, maps or [], trust_remote_code)
+    metrics = result.metrics
+    low, high = metrics["accuracy_ci95"]
+    dropped = ", ".join(f"{name} {n:,}" for name, n in metrics["dropped"].items())
+    own = metrics["run"]["accuracy"]
+    console.print(
+        f"{run} on {metrics['target']['name']} test ({metrics['n']:,} scored"
+        + (f", dropped {dropped}" if dropped else "")
+        + f"): accuracy {metrics['accuracy']:.4f} (95% CI {low:.4f}–{high:.4f}), "
+        f"macro-F1 {metrics['macro_f1']:.4f}"
+        + ("" if own is None else f"; in-domain {own:.4f} on {metrics['run']['data']}")
+        + f" -> {result.path}"
+    )
+
+
+def _evaluate_submission(predictions: Path, data: str) -> None:
     from sentibench.data.dataset import load_official
     from sentibench.eval.submission import score_submission
 

@@ -26,8 +26,13 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tup
     return low, high
 
 
-def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:
-    """Accuracy, macro-F1, per-class precision/recall, confusion matrix and 95% Wilson CI."""
+def classification_metrics(
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    label_names: tuple[str, ...] = ("negative", "positive"),
+) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall (keyed by label name), the k x k
+    confusion matrix and the 95% Wilson CI; binary adds positive_rate."""
     labels = np.asarray(labels, dtype=np.int64)
     predictions = np.asarray(predictions, dtype=np.int64)
     if labels.shape != predictions.shape or labels.size == 0:
@@ -35,20 +40,23 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict:
     correct = int((labels == predictions).sum())
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+    ids = list(range(len(label_names)))
     precision, recall, f1, support = precision_recall_fscore_support(
-        labels, predictions, labels=[0, 1], zero_division=0
+        labels, predictions, labels=ids, zero_division=0
     )
     low, high = wilson_interval(correct, labels.size)
-    return {
+    found = {
         "accuracy": correct / labels.size,
         "accuracy_ci95": [low, high],
         "macro_f1": float(np.mean(f1)),
-        "precision": {"negative": float(precision[0]), "positive": float(precision[1])},
-        "recall": {"negative": float(recall[0]), "positive": float(recall[1])},
-        "confusion_matrix": confusion_matrix(labels, predictions, labels=[0, 1]).tolist(),
+        "precision": {name: float(precision[i]) for i, name in enumerate(label_names)},
+        "recall": {name: float(recall[i]) for i, name in enumerate(label_names)},
+        "confusion_matrix": confusion_matrix(labels, predictions, labels=ids).tolist(),
         "n": int(labels.size),
-        "positive_rate": float(predictions.mean()),
     }
+    if len(label_names) == 2:
+        found["positive_rate"] = float(predictions.mean())
+    return found
 
 
 def macro_f1(labels: np.ndarray, predictions: np.ndarray, n_classes: int = 2) -> float:

@@ -130,3 +130,13 @@ PROBA_DECIMALS = 6  # predictions.csv keeps P(positive) to 6 decimals
 def labels_from_proba(proba: np.ndarray) -> np.ndarray:
     """0/1 labels with the one 0.5 threshold (predictions.csv, predict, export, serve)."""
     return (np.asarray(proba) >= 0.5).astype(np.int64)
+
+
+def class_proba(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
+    """(n, k) float64 class probabilities in label-id order: a k-class predictor's own
+    `predict_class_proba`, else a binary one's [1 - P(positive), P(positive)]."""
+    own = getattr(predictor, "predict_class_proba", None)
+    if callable(own):
+        return np.asarray(own(texts), dtype=np.float64)
+    positive = np.asarray(predictor.predict_proba(texts), dtype=np.float64)
+    return np.column_stack([1.0 - positive, positive])

@@ -3,7 +3,9 @@
 For each dataset (runs are only ranked against runs on the same data sha256): a leaderboard of
 groups of seeds (group = model + preset + resolved config without the seed) with mean ± std,
 the 95% Wilson interval, McNemar's exact test against the group ranked just above, the figures
-of plots.py, and an error analysis. Collapsed, failed and unfinished runs are listed apart.
+of plots.py, and an error analysis. Runs scored on other datasets (`evaluate --run`, their
+RUN/transfer/ records) get a cross-domain table. Collapsed, failed and unfinished runs are
+listed apart.
 
 tables.py builds the tables (the group table is also `sentibench leaderboard`), reviews.py reads
 the test reviews, markdown.py and sections.py write report.md, html.py turns it into one page.
@@ -23,6 +25,7 @@ from sentibench.eval.report.markdown import (
     machines,
     md_cell,
     md_table,
+    transfer_lines,
     unranked_lines,
 )
 from sentibench.eval.report.reviews import excerpt, length_bucket_labels, load_test_set
@@ -33,6 +36,7 @@ from sentibench.eval.report.tables import (
     leaderboard_table,
     ranked,
     run_table,
+    transfer_table,
     write_leaderboard_csv,
 )
 from sentibench.runs import atomic_path, atomic_write_text, find_runs
@@ -94,6 +98,7 @@ def write_report(
         lines += section
         made += figures
         leaderboards[name] = groups
+    lines += transfer_lines(transfer_table(runs))
     unranked = runs[runs["status"] != "complete"]
     lines += unranked_lines(unranked)
     curve_lines, curves = curves_section(runs, plots_dir)

@@ -146,6 +146,44 @@ def error_analysis_lines(groups: pd.DataFrame, truth: pd.DataFrame) -> list[str]
     return lines + [""]
 
 
+TRANSFER_LEGEND = (
+    "Each cell: accuracy [95% Wilson interval] over the n test rows scored. in-domain: the "
+    "run's own test split (trained on); the other columns: the run scored, without "
+    "retraining, on that dataset's test split with its labels mapped to the run's "
+    "(`sentibench evaluate --run RUN --data NAME`); rows of a label mapped to drop are left "
+    "out and counted. Records: RUN/transfer/NAME/metrics.json."
+)
+
+
+def _transfer_cell(row: pd.Series | None) -> str:
+    if row is None or pd.isna(row["accuracy"]):
+        return ""  # not scored there (or a record without metrics)
+    dropped = f", {int(row['n_dropped']):,} dropped" if row["n_dropped"] else ""
+    return (
+        f"{row['accuracy']:.4f} [{row['ci_low']:.4f}–{row['ci_high']:.4f}] "
+        f"n={int(row['n']):,}{dropped}"
+    )
+
+
+def transfer_lines(table: pd.DataFrame) -> list[str]:
+    """The cross-domain table (tables.transfer_table): a row per run, the in-domain column
+    first, then a column per dataset scored; nothing when no run has transfer records."""
+    if table.empty:
+        return []
+    datasets = sorted(table.loc[~table["in_domain"], "dataset"].unique())
+    rows = []
+    for run, cells in table.groupby("run", sort=False):
+        own = cells[cells["in_domain"]].iloc[0]
+        scored = {r["dataset"]: r for _, r in cells[~cells["in_domain"]].iterrows()}
+        rows.append(
+            [md_cell(run), md_cell(own["model"]), md_cell(own["trained_on"]),
+             _transfer_cell(own), *(_transfer_cell(scored.get(name)) for name in datasets)]
+        )  # fmt: skip
+    header = ["run", "model", "trained on", "in-domain", *map(md_cell, datasets)]
+    align = "lllr" + "r" * len(datasets)
+    return ["## Cross-domain transfer", "", *md_table(header, rows, align), "", TRANSFER_LEGEND, ""]
+
+
 def unranked_lines(unranked: pd.DataFrame) -> list[str]:
     lines = ["## Not ranked (collapsed, failed or unfinished)", ""]
     if unranked.empty:

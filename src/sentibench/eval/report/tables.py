@@ -13,6 +13,7 @@ import pandas as pd
 
 from sentibench.eval.report.reviews import length_bucket_labels
 from sentibench.eval.significance import read_predictions, with_truth
+from sentibench.eval.transfer import transfer_records
 from sentibench.metrics import expected_calibration_error, reliability_bins, wilson_interval
 from sentibench.registry import REGISTRY
 from sentibench.runs import RunRecord, atomic_path
@@ -202,6 +203,28 @@ def leaderboard_table(leaderboards: dict[str, pd.DataFrame]) -> pd.DataFrame:
 def write_leaderboard_csv(path: Path, leaderboards: dict[str, pd.DataFrame]) -> None:
     with atomic_path(path) as tmp:
         leaderboard_table(leaderboards).to_csv(tmp, index=False)
+
+
+TRANSFER_COLUMNS = ["run", "model", "trained_on", "dataset", "in_domain", "accuracy",
+                    "ci_low", "ci_high", "n", "n_dropped"]  # fmt: skip
+
+
+def transfer_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, dataset) of every run with transfer records: first the run's own test
+    accuracy (in_domain), then each R/transfer/NAME/ record in name order."""
+    rows = []
+    for run in runs.itertuples():
+        records = transfer_records(run.path)
+        if not records:
+            continue
+        trained_on = Path(str(run.data)).name or str(run.data)  # sample, imdb, a folder's name
+        base = [run.run, run.model, trained_on]
+        rows.append([*base, trained_on, True, run.accuracy, run.ci_low, run.ci_high, run.n, 0])
+        for name, metrics in records.items():
+            low, high = metrics["accuracy_ci95"]
+            rows.append([*base, name, False, metrics["accuracy"], low, high, metrics["n"],
+                         metrics.get("n_dropped", 0)])  # fmt: skip
+    return pd.DataFrame(rows, columns=TRANSFER_COLUMNS)
 
 
 def per_run_points(runs: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
