@@ -49,6 +49,7 @@ class Splits:
     source: str  # "sample", "imdb (npm)", or a folder path
     sha256: str  # of the prepared files, so a run names exactly the data it saw
     test_read: bool = True  # False: a tune trial's splits (test empty, sha256 of train only)
+    label_names: tuple[str, ...] = ("negative", "positive")  # label id i is label_names[i]
 
     def summary(self) -> dict:
         unread = {} if self.test_read else {"test": "not read (sha256 is of train only)"}
