@@ -98,3 +98,35 @@ def tiny_settings(backbone: Path, **values):
 def encode(tokenizer, texts: list[str], max_length: int = 32) -> dict[str, torch.Tensor]:
     return tokenizer(texts, padding=True, truncation=True, max_length=max_length,
                      return_tensors="pt", return_token_type_ids=False)  # fmt: skip
+
+
+# Three classes from the tiny vocabulary: label id i is THREE_CLASSES[i] (negative, neutral,
+# positive), each carried by its own words so that the head's k rows all matter.
+THREE_CLASSES = ("negative", "neutral", "positive")
+THREE_CLASS_TEXTS = {
+    0: ["the worst film , awful plot", "boring and bad acting", "hated the awful music !"],
+    1: ["the film was a movie", "plot , story and cast", "the end , the middle , the story"],
+    2: ["a great film , loved the acting", "excellent fun and good music", "simply great !"],
+}
+
+
+def three_class_frame(split: str, repeat: int):
+    """id, text, label, rating rows of every THREE_CLASS_TEXTS text, `repeat` times."""
+    import pandas as pd
+
+    rows = [
+        {"id": f"{split}{label}_{i}_{k}", "text": text, "label": label, "rating": None}
+        for k in range(repeat)
+        for label, texts in THREE_CLASS_TEXTS.items()
+        for i, text in enumerate(texts)
+    ]
+    return pd.DataFrame(rows)
+
+
+def three_class_splits(repeat: int = 3):
+    """Splits of a 3-class dataset built in memory (train 9 x repeat rows, no validation)."""
+    from sentibench.data.dataset import Splits
+
+    train, test = three_class_frame("train", repeat), three_class_frame("test", 1)
+    return Splits(train, train.iloc[:0].copy(), test, "three-class", "0" * 64,
+                  label_names=THREE_CLASSES)  # fmt: skip

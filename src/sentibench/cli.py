@@ -661,7 +661,8 @@ def predict(
     threads: Annotated[int | None, typer.Option(help="CPU threads (default: all)")] = None,
     trust_remote_code: TrustOption = False,
 ) -> None:
-    """Classify texts; writes label and prob_positive per text (CSV or JSONL)."""
+    """Classify texts; writes label and prob_positive per text (CSV or JSONL); a run of k > 2
+    classes writes label and prob_<name> for each class."""
     from sentibench.inference.api import load_run
     from sentibench.inference.batch_io import (
         check_output,
@@ -675,7 +676,8 @@ def predict(
     check_output(output)  # before the model loads: a wrong -o costs nothing
     inputs = read_inputs(source, column)
     model = load_run(run, backend=backend, threads=threads, trust_remote_code=trust_remote_code)
-    write_results(inputs, predict_with_progress(model, inputs.texts), output, kind)
+    proba = predict_with_progress(model, inputs.texts)
+    write_results(inputs, proba, output, kind, model.label_names)
 
 
 @app.command()

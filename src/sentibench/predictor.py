@@ -69,7 +69,7 @@ class TorchPredictor(Predictor, Protocol):
         ...
 
     def export_module(self) -> nn.Module:
-        """A CPU copy of the model in eval mode whose forward(**batch) returns logits (n, 2)
+        """A CPU copy of the model in eval mode whose forward(**batch) returns logits (n, k)
         (LoRA adapters merged into the weights), to quantize or export."""
         ...
 
@@ -96,12 +96,13 @@ def batch_logits(
     batches: Iterable[tuple[np.ndarray, Batch]],
     n: int,
     logits_of: Callable[[Batch], torch.Tensor],
+    num_labels: int = 2,
 ) -> np.ndarray:
-    """(n, 2) float32 logits in the texts' order, from length-sorted batches; `logits_of` runs
-    a model on one batch (its device and precision are its own business)."""
+    """(n, num_labels) float32 logits in the texts' order, from length-sorted batches;
+    `logits_of` runs a model on one batch (its device and precision are its own business)."""
     import torch
 
-    out = np.zeros((n, 2), dtype=np.float32)
+    out = np.zeros((n, num_labels), dtype=np.float32)
     with torch.no_grad():
         for indices, batch in batches:
             out[indices] = logits_of(batch).float().cpu().numpy()
@@ -113,6 +114,24 @@ def positive_proba(logits: np.ndarray) -> np.ndarray:
     import torch
 
     return torch.softmax(torch.from_numpy(logits), dim=1)[:, 1].double().numpy()
+
+
+def softmax_proba(logits: np.ndarray) -> np.ndarray:
+    """(n, k) class probabilities, float64, from (n, k) logits (softmax in float32, as
+    positive_proba computes, so column 1 of a binary model's is exactly P(positive))."""
+    import torch
+
+    return torch.softmax(torch.from_numpy(logits), dim=1).double().numpy()
+
+
+def class_proba(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
+    """(n, k) float64 class probabilities: the predictor's predict_class_proba where it has one,
+    else a binary predictor's [1 - P(positive), P(positive)]."""
+    method = getattr(predictor, "predict_class_proba", None)
+    if method is not None:
+        return np.asarray(method(texts), dtype=np.float64)
+    p = np.asarray(predictor.predict_proba(texts), dtype=np.float64)
+    return np.column_stack([1.0 - p, p])
 
 
 def proba_of_batches(
@@ -130,13 +149,3 @@ PROBA_DECIMALS = 6  # predictions.csv keeps P(positive) to 6 decimals
 def labels_from_proba(proba: np.ndarray) -> np.ndarray:
     """0/1 labels with the one 0.5 threshold (predictions.csv, predict, export, serve)."""
     return (np.asarray(proba) >= 0.5).astype(np.int64)
-
-
-def class_proba(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
-    """(n, k) float64 class probabilities in label-id order: a k-class predictor's own
-    `predict_class_proba`, else a binary one's [1 - P(positive), P(positive)]."""
-    own = getattr(predictor, "predict_class_proba", None)
-    if callable(own):
-        return np.asarray(own(texts), dtype=np.float64)
-    positive = np.asarray(predictor.predict_proba(texts), dtype=np.float64)
-    return np.column_stack([1.0 - positive, positive])

@@ -9,6 +9,11 @@ same text pipeline that scored predictions.csv) and wraps it in `RunModel`, whic
 - labels with the 0.5 threshold used everywhere (metrics, predictions.csv);
 - occlusion explanations: drop each word (or a small window) and measure how P(positive) moves.
 
+A run of k > 2 classes (its record's data block names them in "label_names"; a record without
+them is binary) answers `predict_class_proba` (n, k) and `predict` gives label names (the
+argmax); its explanations measure the probability of the predicted label. Binary runs answer
+exactly as before.
+
 `backend="onnx"`, `"int8"` or `"bf16"` swaps in a faster variant of the same run (see
 sentibench.inference.export).
 """
@@ -24,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from sentibench.errors import ConfigError, DataError
-from sentibench.predictor import Predictor, labels_from_proba
+from sentibench.errors import ConfigError, DataError, SentibenchError
+from sentibench.predictor import Predictor, class_proba, labels_from_proba
 from sentibench.runs import RunRecord
 from sentibench.runtime import set_threads
 
@@ -39,19 +44,27 @@ class WordContribution:
     word: str
     start: int  # character offsets of the word in the explained text
     end: int
-    contribution: float  # P(positive) with the text minus P(positive) without this word
+    # P(positive) with the text minus P(positive) without this word (k classes: P(label))
+    contribution: float
 
 
 @dataclass(frozen=True)
 class Explanation:
     text: str
-    prob_positive: float
+    prob_positive: float | None  # binary runs; None with k > 2 classes
     label: str
     window: int  # words dropped together
     words: list[WordContribution]
+    probabilities: dict[str, float] | None = None  # k > 2 classes: P(each label) of the text
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Binary: text, prob_positive, label, window, words; k classes: probabilities in
+        place of prob_positive."""
+        data = asdict(self)
+        for key in ("prob_positive", "probabilities"):
+            if data[key] is None:
+                del data[key]
+        return data
 
     def top(self, k: int = 5) -> list[WordContribution]:
         """The k words that moved P(positive) most, either way."""
@@ -78,30 +91,73 @@ class RunModel:
     def test_accuracy(self) -> float | None:
         return (self.record.metrics or {}).get("accuracy")
 
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The run's classes in label-id order: its record's, else its model's, else binary."""
+        recorded = (self.record.config.get("data") or {}).get("label_names")
+        if recorded:
+            return tuple(recorded)
+        return tuple(getattr(self.predictor, "label_names", None) or LABELS)
+
     def predict_proba(
         self,
         texts: Sequence[str],
         batch_size: int = 256,
         progress: Callable[[int], None] | None = None,
     ) -> np.ndarray:
-        """P(positive) per text, in the order given; `progress(n)` after each chunk of n."""
+        """P(positive) per text, in the order given; `progress(n)` after each chunk of n.
+        Binary runs only: a run of k > 2 classes answers predict_class_proba."""
+        if len(self.label_names) != 2:
+            raise SentibenchError(
+                f"Run {self.name} has {len(self.label_names)} classes "
+                f"({', '.join(self.label_names)}); use predict_class_proba."
+            )
+        return self._chunked(texts, batch_size, progress, self.predictor.predict_proba, ())
+
+    def predict_class_proba(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 256,
+        progress: Callable[[int], None] | None = None,
+    ) -> np.ndarray:
+        """(n, k) probabilities in label_names order (binary: [1 - P(positive), P(positive)]),
+        in the order given; `progress(n)` after each chunk of n."""
+        width = (len(self.label_names),)
+        return self._chunked(
+            texts, batch_size, progress, lambda chunk: class_proba(self.predictor, chunk), width
+        )
+
+    def _chunked(
+        self,
+        texts: Sequence[str],
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+        score: Callable[[list[str]], np.ndarray],
+        width: tuple[int, ...],
+    ) -> np.ndarray:
         texts = _as_texts(texts)
-        proba = np.empty(len(texts), dtype=np.float64)
+        proba = np.empty((len(texts), *width), dtype=np.float64)
         # Longest first: the slowest chunk shows up at once and chunks hold similar lengths.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), batch_size):
             chunk = order[start : start + batch_size]
-            proba[chunk] = self.predictor.predict_proba([texts[i] for i in chunk])
+            proba[chunk] = score([texts[i] for i in chunk])
             if progress is not None:
                 progress(len(chunk))
         return proba
 
     def predict(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Label ids (0 negative, 1 positive) with the 0.5 threshold, as in predictions.csv."""
-        return labels_from_proba(self.predict_proba(texts, batch_size))
+        """Binary: label ids (0 negative, 1 positive) with the 0.5 threshold, as in
+        predictions.csv; k > 2 classes: the label names of the most probable class."""
+        names = self.label_names
+        if len(names) == 2:
+            return labels_from_proba(self.predict_proba(texts, batch_size))
+        ids = self.predict_class_proba(texts, batch_size).argmax(axis=1)
+        return np.asarray(names, dtype=object)[ids]
 
     def explain(self, text: str, window: int = 1, max_variants: int = 256) -> Explanation:
-        """Occlusion: P(positive) of the text minus P(positive) with a window of words dropped.
+        """Occlusion: P(positive) of the text minus P(positive) with a window of words dropped
+        (k > 2 classes: the probability of the text's predicted label, likewise).
 
         Windows of `window` words slide one word at a time; a word's contribution is the mean
         over the windows that cover it. Past `max_variants` windows the stride (and the window)
@@ -118,10 +174,17 @@ class RunModel:
         if starts[-1] + window < len(spans):
             starts.append(len(spans) - window)  # cover the last words too
         variants = [_without(text, spans, s, min(s + window, len(spans))) for s in starts]
-        # A text with every word dropped says nothing: score it as the undecided 0.5.
+        # A text with every word dropped says nothing: score it as undecided (0.5; 1 / k).
         scored = [i for i, v in enumerate(variants) if v.strip()]
-        proba = self.predict_proba([text] + [variants[i] for i in scored])
-        without = np.full(len(variants), 0.5)
+        names = self.label_names
+        batch = [text] + [variants[i] for i in scored]
+        if len(names) == 2:
+            proba, classes = self.predict_proba(batch), None
+        else:
+            classes = self.predict_class_proba(batch)
+            target = int(classes[0].argmax())
+            proba = classes[:, target]
+        without = np.full(len(variants), 1.0 / len(names))
         without[scored] = proba[1:]
         total, count = np.zeros(len(spans)), np.zeros(len(spans))
         for s, p in zip(starts, without, strict=True):
@@ -131,8 +194,11 @@ class RunModel:
             WordContribution(text[a:b], a, b, float(c))
             for (a, b), c in zip(spans, total / count, strict=True)
         ]
-        label = LABELS[int(labels_from_proba(proba[0]))]
-        return Explanation(text, float(proba[0]), label, window, words)
+        if classes is None:
+            label = names[int(labels_from_proba(proba[0]))]
+            return Explanation(text, float(proba[0]), label, window, words)
+        probabilities = {name: float(p) for name, p in zip(names, classes[0], strict=True)}
+        return Explanation(text, None, names[target], window, words, probabilities)
 
 
 def _without(text: str, spans: list[tuple[int, int]], first: int, stop: int) -> str:

@@ -6,7 +6,9 @@ not valid UTF-8 is an error naming its line (CSV, files, stdin) or row (Parquet)
 silently dropped, so output row i is always input text i.
 
 Output: CSV or JSONL with `label` (negative|positive) and `prob_positive`, preceded by the
-table's `id` column when it has one; written atomically to a file, or to stdout.
+table's `id` column when it has one; written atomically to a file, or to stdout. A run of k > 2
+classes writes `label` (the most probable class's name) and one `prob_<name>` per class, in
+label-id order.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import csv
 import io
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
@@ -135,7 +137,8 @@ def read_parquet_column(path: Path, column: str) -> Inputs:
 
 
 def predict_with_progress(model: RunModel, texts: list[str], batch_size: int = 256) -> np.ndarray:
-    """predict_proba with a progress bar on stderr for long inputs."""
+    """predict_proba (k > 2 classes: predict_class_proba, (n, k)) with a progress bar on
+    stderr for long inputs."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
@@ -147,7 +150,8 @@ def predict_with_progress(model: RunModel, texts: list[str], batch_size: int = 2
         disable=len(texts) < PROGRESS_MIN,
     ) as bar:
         task = bar.add_task("classifying", total=len(texts))
-        return model.predict_proba(texts, batch_size, lambda n: bar.advance(task, n))
+        score = model.predict_proba if len(model.label_names) == 2 else model.predict_class_proba
+        return score(texts, batch_size, lambda n: bar.advance(task, n))
 
 
 def output_format(output: Path | None, fmt: str | None) -> Format:
@@ -168,39 +172,67 @@ def check_output(output: Path | None) -> None:
         raise DataError(f"--output {output} is a folder; pass a file path such as {example}.")
 
 
-def result_rows(inputs: Inputs, proba: np.ndarray) -> Iterator[dict[str, object]]:
+def probability_columns(proba: np.ndarray, label_names: Sequence[str]) -> list[str]:
+    """prob_positive for P(positive) per text (n,); one prob_<name> per class for (n, k)."""
+    if np.ndim(proba) == 1:
+        return ["prob_positive"]
+    return [f"prob_{name}" for name in label_names]
+
+
+def result_rows(
+    inputs: Inputs, proba: np.ndarray, label_names: Sequence[str] = LABELS
+) -> Iterator[dict[str, object]]:
+    """`proba`: P(positive) per text (n,), or k class probabilities per text (n, k)."""
+    columns = probability_columns(proba, label_names)
     for index, p in enumerate(proba):
         row: dict[str, object] = {} if inputs.ids is None else {ID_COLUMN: inputs.ids[index]}
-        row["label"] = LABELS[int(labels_from_proba(p))]
-        row["prob_positive"] = round(float(p), PROBA_DECIMALS)  # as in predictions.csv
+        if np.ndim(p) == 0:
+            row["label"] = label_names[int(labels_from_proba(p))]
+            row["prob_positive"] = round(float(p), PROBA_DECIMALS)  # as in predictions.csv
+        else:
+            row["label"] = label_names[int(np.argmax(p))]
+            row.update(
+                (name, round(float(q), PROBA_DECIMALS)) for name, q in zip(columns, p, strict=True)
+            )
         yield row
 
 
 def write_results(
-    inputs: Inputs, proba: np.ndarray, output: Path | None = None, fmt: Format = "csv"
+    inputs: Inputs,
+    proba: np.ndarray,
+    output: Path | None = None,
+    fmt: Format = "csv",
+    label_names: Sequence[str] = LABELS,
 ) -> None:
-    """Write one row per input text to `output` (atomically) or to stdout."""
+    """Write one row per input text to `output` (atomically) or to stdout; `proba` is P(positive)
+    per text (n,), or (n, k) class probabilities in `label_names` order."""
+    if np.ndim(proba) == 2 and np.shape(proba)[1] != len(label_names):
+        width = np.shape(proba)[1]
+        raise ValueError(f"{width} probabilities per text for {len(label_names)} label names")
     if output is None:
-        _write(sys.stdout, inputs, proba, fmt)
+        _write(sys.stdout, inputs, proba, fmt, label_names)
         sys.stdout.flush()
         return
     check_output(output)
     try:
         with atomic_path(Path(output)) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
-            _write(out, inputs, proba, fmt)
+            _write(out, inputs, proba, fmt, label_names)
     except OSError as exc:  # a read-only folder, a full disk: nothing is left half-written
         raise DataError(
             f"Cannot write {output} ({exc.strerror or exc}); pass a path you can write to."
         ) from None
 
 
-def _write(handle: TextIO, inputs: Inputs, proba: np.ndarray, fmt: Format) -> None:
-    rows = result_rows(inputs, proba)
+def _write(
+    handle: TextIO, inputs: Inputs, proba: np.ndarray, fmt: Format, label_names: Sequence[str]
+) -> None:
+    rows = result_rows(inputs, proba, label_names)
     if fmt == "jsonl":
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
-    fields = ([ID_COLUMN] if inputs.ids is not None else []) + ["label", "prob_positive"]
+    columns = probability_columns(proba, label_names)
+    fields = ([ID_COLUMN] if inputs.ids is not None else []) + ["label", *columns]
     writer = csv.DictWriter(handle, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

@@ -26,6 +26,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from sentibench.errors import ConfigError
 
 
@@ -64,7 +66,16 @@ class _Job:
     future: Future = field(default_factory=Future)
 
 
-Predict = Callable[[list[str]], Iterable[float]]  # P(positive) per text, in order
+# P(positive) per text, in order; or, for a run of k > 2 classes, k probabilities per text
+Predict = Callable[[list[str]], Iterable[Any]]
+Answer = float | list[float]
+
+
+def _plain(value: Any) -> Answer:
+    """A float for a probability, a list of floats for a row of class probabilities."""
+    if np.ndim(value) == 0:
+        return float(value)
+    return [float(p) for p in value]
 
 
 class Batcher:
@@ -104,8 +115,9 @@ class Batcher:
         """Requests waiting (not yet taken into a batch)."""
         return len(self._queue)
 
-    async def predict_texts(self, texts: list[str], timeout_s: float) -> list[float]:
-        """P(positive) per text, computed in some batch within timeout_s."""
+    async def predict_texts(self, texts: list[str], timeout_s: float) -> list[Answer]:
+        """P(positive) (or a row of class probabilities) per text, computed in some batch
+        within timeout_s."""
         return await self._submit(_Job(texts, None, time.monotonic() + timeout_s))
 
     async def call(self, function: Callable[[], Any], timeout_s: float) -> Any:
@@ -228,7 +240,7 @@ class Batcher:
                 return
             texts = [text for job in batch for text in job.texts or ()]
             self.on_batch(len(texts))
-            proba = [float(p) for p in self.predict(texts)]
+            proba = [_plain(p) for p in self.predict(texts)]
         except Exception as exc:  # every request of the batch gets the error
             for job in batch:
                 job.future.set_exception(exc)

@@ -27,6 +27,10 @@ write_onnx for which exporter is used).
 Every format works on any TorchPredictor (predictor.py) and goes through its own batches():
 the original's encoding, truncation and length-sorted, dynamically padded batches, with only
 the function batch -> logits swapped.
+
+k > 2 classes (a source predictor with k `label_names`): the module's logits are (n, k), the
+export answers predict_class_proba (n, k), and export.json compares labels and every class's
+probability with predictions.csv (`id,label,prob_<name>...`). Binary exports are unchanged.
 """
 
 from __future__ import annotations
@@ -50,8 +54,11 @@ from sentibench.predictor import (
     Batch,
     Predictor,
     TorchPredictor,
+    batch_logits,
+    class_proba,
     labels_from_proba,
     proba_of_batches,
+    softmax_proba,
 )
 from sentibench.runs import RunRecord, atomic_write_json, now_iso
 from sentibench.runtime import native_cpu_bf16
@@ -91,9 +98,27 @@ class ExportedPredictor:
         self.source = source
         self.logits_of = logits_of
         self.module = module
+        # the source's classes (k > 2: (n, k) logits); a predictor without names is binary
+        self.label_names: tuple[str, ...] = tuple(
+            getattr(source, "label_names", None) or ("negative", "positive")
+        )
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if len(self.label_names) != 2:
+            raise SentibenchError(
+                f"This export has {len(self.label_names)} classes, so it has no single "
+                "P(positive); use predict_class_proba."
+            )
         return proba_of_batches(self.source.batches(texts), len(texts), self.logits_of)
+
+    def predict_class_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, k) class probabilities (binary: [1 - P(positive), P(positive)])."""
+        k = len(self.label_names)
+        if k == 2:
+            p = self.predict_proba(texts)
+            return np.column_stack([1.0 - p, p])
+        logits = batch_logits(self.source.batches(texts), len(texts), self.logits_of, k)
+        return softmax_proba(logits)
 
     def save(self, directory: Path) -> None:
         raise SentibenchError("An export is written by `sentibench export`, not saved again.")
@@ -261,9 +286,9 @@ def _mismatch(source: TorchPredictor, path: Path, examples: list[str]) -> str | 
     the traced one (None if it agrees within 1e-4 in probability)."""
     session = onnx_predictor(source, path, threads=1, quiet=True)
     for check in (examples[:3], [*examples, " ".join(examples)]):
-        expected = source.predict_proba(check)
+        expected = class_proba(source, check)  # (n, k); binary: [1 - P(positive), P(positive)]
         try:
-            got = session.predict_proba(check)
+            got = class_proba(session, check)
         except Exception as exc:  # ONNX Runtime raises its own error types for shape faults
             return f"ONNX Runtime failed on another batch shape ({type(exc).__name__})"
         if not np.allclose(got, expected, atol=1e-4):
@@ -342,11 +367,12 @@ def export_run(
         else:
             exported = int8_predictor(source) if fmt == "int8" else bf16_predictor(source)
         exported = same_calibration(loaded, exported)  # compared with predictions.csv's
+        names = record_label_names(record)
         started = time.perf_counter()
-        proba = exported.predict_proba(texts)
+        proba = exported.predict_proba(texts) if len(names) == 2 else class_proba(exported, texts)
         seconds = time.perf_counter() - started
         original = pd.read_csv(record.path / "predictions.csv", dtype={"id": str})
-        labels = labels_from_proba(proba)
+        labels, agreement, prob_diff = _compared(proba, original, names)
         summary = {
             "format": fmt,
             "run": record.name,
@@ -355,8 +381,8 @@ def export_run(
             "n": len(texts),
             "accuracy": float((labels == test["label"].to_numpy()).mean()),
             "original_accuracy": (record.metrics or {}).get("accuracy"),
-            "agreement_with_original": float((labels == original["sentiment"].to_numpy()).mean()),
-            "max_abs_prob_diff": float(np.abs(proba - original["prob_positive"].to_numpy()).max()),
+            "agreement_with_original": agreement,
+            "max_abs_prob_diff": prob_diff,
             "predict_seconds": round(seconds, 3),
             "reviews_per_second": round(len(texts) / max(seconds, 1e-9), 2),
             "threads": torch.get_num_threads() if threads is None else threads,
@@ -372,6 +398,29 @@ def export_run(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {**summary, "path": str(final)}
+
+
+def record_label_names(record: RunRecord) -> tuple[str, ...]:
+    """The run's classes from its record's data block (absent: the two IMDB classes)."""
+    names = (record.config.get("data") or {}).get("label_names")
+    return tuple(names) if names else ("negative", "positive")
+
+
+def _compared(
+    proba: np.ndarray, original: Any, names: Sequence[str]
+) -> tuple[np.ndarray, float, float]:
+    """(label ids, agreement with predictions.csv, largest probability change): binary
+    predictions.csv holds `sentiment` and `prob_positive`; k classes `label` (a name) and
+    `prob_<name>` for each."""
+    if len(names) == 2:
+        labels = labels_from_proba(proba)
+        agreement = float((labels == original["sentiment"].to_numpy()).mean())
+        return labels, agreement, float(np.abs(proba - original["prob_positive"].to_numpy()).max())
+    labels = np.asarray(proba).argmax(axis=1)
+    recorded = original["label"].map({name: i for i, name in enumerate(names)}).to_numpy()
+    columns = original[[f"prob_{name}" for name in names]].to_numpy(dtype=np.float64)
+    agreement = float((labels == recorded).mean())
+    return labels, agreement, float(np.abs(proba - columns).max())
 
 
 def _versions() -> dict[str, str]:

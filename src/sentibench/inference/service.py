@@ -4,6 +4,7 @@
                    {"texts": ["...", "..."]}  -> {"predictions": [{"label", "prob_positive"}, ...]}
                    either with "id": "<yours>" -> the same answer with that "id" echoed
     POST /explain  {"text": "..."}            -> label, prob_positive and per-word contributions
+    (a run of k > 2 classes: "probabilities": {"<label>": p, ...} in place of prob_positive)
     GET  /health                              -> live: {"status": "ok", "ready", "run", ...}
     GET  /ready                               -> 200 once the model is loaded, 503 before
     GET  /metrics                             -> Prometheus text format (service_metrics.py)
@@ -41,7 +42,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from sentibench.errors import ConfigError, SentibenchError
 from sentibench.inference import service_schema as schema
-from sentibench.inference.api import LABELS, RunModel
+from sentibench.inference.api import RunModel
 from sentibench.inference.batching import Batcher, BatchPolicy, Closed, Expired, QueueFull
 from sentibench.inference.service_metrics import MetricsMiddleware, ServiceMetrics
 from sentibench.predictor import labels_from_proba
@@ -164,6 +165,24 @@ def check_unicode(text: str, name: str) -> None:
         ) from None
 
 
+def answer_rows(proba: list[Any], label_names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """/predict's answer per text: label and prob_positive (binary), or label and the class
+    probabilities by name (k > 2 classes, `proba` holding a row per text)."""
+    if len(label_names) == 2:
+        labels = labels_from_proba(np.asarray(proba))
+        return [
+            {"label": label_names[int(label)], "prob_positive": p}
+            for label, p in zip(labels, proba, strict=True)
+        ]
+    return [
+        {
+            "label": label_names[int(np.argmax(row))],
+            "probabilities": dict(zip(label_names, row, strict=True)),
+        }
+        for row in proba
+    ]
+
+
 def page_html() -> str:
     return resources.files("sentibench").joinpath("web/index.html").read_text(encoding="utf-8")
 
@@ -217,7 +236,10 @@ def create_app(
 
     def predict_batch(texts: list[str]) -> np.ndarray:
         # One call: RunModel sorts by length and pads each chunk to its longest text.
-        return slot.loaded().predict_proba(texts, batch_size=policy.batch_size)
+        model = slot.loaded()
+        if len(model.label_names) == 2:  # P(positive) per text
+            return model.predict_proba(texts, batch_size=policy.batch_size)
+        return model.predict_class_proba(texts, batch_size=policy.batch_size)  # (n, k)
 
     batcher = Batcher(
         predict_batch, policy, prepare=slot.load,
@@ -308,7 +330,10 @@ def create_app(
 
     @app.post(
         "/predict",
-        response_model=schema.Prediction | schema.Predictions,
+        response_model=schema.Prediction
+        | schema.Predictions
+        | schema.ClassPrediction
+        | schema.ClassPredictions,
         response_model_exclude_none=True,  # "id" only when the request had one
         responses=schema.error_responses(413, 422, 503),
         openapi_extra=schema.request_body(
@@ -317,19 +342,15 @@ def create_app(
     )
     async def predict(request: Request) -> dict[str, Any]:
         parsed = parse_request(await read_json_body(request, limits), limits)
-        loaded_model()  # 503 while loading: nothing waits in the queue for a model to appear
+        model = loaded_model()  # 503 while loading: nothing waits in the queue for a model
         proba = await answered(batcher.predict_texts(parsed.texts, limits.timeout_s))
-        labels = labels_from_proba(np.asarray(proba))
-        rows = [
-            {"label": LABELS[int(label)], "prob_positive": p}
-            for label, p in zip(labels, proba, strict=True)
-        ]
+        rows = answer_rows(proba, model.label_names)
         answer = rows[0] if parsed.single else {"predictions": rows}
         return {**answer, "id": parsed.id}
 
     @app.post(
         "/explain",
-        response_model=schema.Explanation,
+        response_model=schema.Explanation | schema.ClassExplanation,
         response_model_exclude_none=True,
         responses=schema.error_responses(413, 422, 503),
         openapi_extra=schema.request_body(one_text, "the text to explain"),

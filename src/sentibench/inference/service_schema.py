@@ -5,6 +5,9 @@ limits, one-sentence errors), so the request bodies are declared here as JSON Sc
 from the service's Limits, and every response (200, 413, 422, 503) as a pydantic model. A body
 the schema accepts gets a 200 (or a 503 when the service is loading, full or too slow); one it
 refuses gets a 413 (over a limit) or a 422.
+
+A run of k > 2 classes answers ClassPrediction(s) and ClassExplanation: the label's name and
+"probabilities" by label name in place of prob_positive; a binary run's answers keep their shape.
 """
 
 from __future__ import annotations
@@ -30,17 +33,46 @@ class Predictions(BaseModel):
     id: str | None = ID
 
 
+PROBABILITIES = Field(description="P(label) for each of the run's labels (they sum to 1)")
+
+
+class ClassPrediction(BaseModel):
+    """A run of k > 2 classes: the most probable label and every label's probability."""
+
+    label: str = Field(description="the name of the most probable label")
+    probabilities: dict[str, float] = PROBABILITIES
+    id: str | None = ID
+
+
+class ClassPredictions(BaseModel):
+    predictions: list[ClassPrediction] = Field(description="one per text, in the order sent")
+    id: str | None = ID
+
+
 class WordContribution(BaseModel):
     word: str
     start: int = Field(ge=0, description="character offset of the word in the text")
     end: int = Field(ge=0)
-    contribution: float = Field(description="P(positive) with the word minus without it")
+    contribution: float = Field(
+        description="P(positive) with the word minus without it (k > 2 classes: P(label))"
+    )
 
 
 class Explanation(BaseModel):
     text: str
     prob_positive: float = Field(ge=0, le=1)
     label: Label
+    window: int = Field(ge=1, description="words dropped together")
+    words: list[WordContribution]
+    id: str | None = ID
+
+
+class ClassExplanation(BaseModel):
+    """A run of k > 2 classes: contributions to the probability of the predicted label."""
+
+    text: str
+    label: str = Field(description="the name of the most probable label")
+    probabilities: dict[str, float] = PROBABILITIES
     window: int = Field(ge=1, description="words dropped together")
     words: list[WordContribution]
     id: str | None = ID

@@ -1,6 +1,6 @@
 """`head = "pooled_linear" | "mean_linear"`: our own classification head over a pretrained encoder.
 
-    encoder (AutoModel, pretrained) -> pooled output -> dropout -> Linear(hidden, 2)
+    encoder (AutoModel, pretrained) -> pooled output -> dropout -> Linear(hidden, k classes)
 
 The pooled output is the encoder's `pooler_output` where it has one (BERT: tanh(W h_[CLS]),
 pretrained with next-sentence prediction), else the first token's hidden state. The original

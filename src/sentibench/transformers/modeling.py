@@ -14,7 +14,13 @@ What lands in the run's model/ folder (Hugging Face formats, safetensors only):
     full, *_linear       the encoder's save_pretrained folder + pooled_linear_head.safetensors
     lora/ptuning/prompt  adapter_config.json + adapter_model.safetensors (adapters and head)
     prefix               prefix_config.json + prefix_model.safetensors (prefixes and head)
-    always               tokenizer files and sentibench_transformer.json (method, head, backbone)
+    always               tokenizer files and sentibench_transformer.json (method, head, backbone;
+                         "label_names" when they are not ("negative", "positive"))
+
+k classes: the head has one output per label name (label id i = label_names[i]), for every
+head and method; the adapters' copy of the head (modules_to_save) has the same k rows, and
+loading reads the names back from sentibench_transformer.json (absent: the two IMDB classes,
+as in every folder written before k classes) to rebuild a head of that size.
 
 Adapter folders hold no backbone weights: loading them needs the same backbone (the config's
 `backbone`, resolved again, e.g. "minilm" or the folder or hub id used for training).
@@ -23,6 +29,7 @@ Adapter folders hold no backbone weights: loading them needs the same backbone (
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,18 +49,26 @@ from sentibench.transformers.prefix.core import PrefixTunedModel
 METHODS = ("full", "lora", "ptuning", "prompt", "prefix")
 HEADS = ("auto", "pooled_linear", "mean_linear")
 META_FILE = "sentibench_transformer.json"
+BINARY_LABELS = ("negative", "positive")  # a model folder without "label_names" has these
 
 
-def load_base(config: Any, resolved: str) -> tuple[HFModel, list[str]]:
-    """The pretrained classifier for `config.head` and the modules that form its head."""
+def load_base(
+    config: Any, resolved: str, label_names: Sequence[str] = BINARY_LABELS
+) -> tuple[HFModel, list[str]]:
+    """The pretrained classifier for `config.head` with one output per label name, and the
+    modules that form its head."""
+    names = tuple(label_names)
     if config.head in POOLINGS:
         encoder, missing = load_encoder(resolved, config.trust_remote_code)
-        model = PooledLinearClassifier(encoder, pooling=POOLINGS[config.head])
+        model = PooledLinearClassifier(encoder, len(names), pooling=POOLINGS[config.head])
         missing = {f"encoder.{key}" for key in missing} | {"classifier.weight"}
     elif config.head == "auto":
-        model, missing = load_sequence_classifier(resolved, config.trust_remote_code)
+        model, missing = load_sequence_classifier(resolved, config.trust_remote_code, len(names))
     else:
         raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {config.head!r}.")
+    if names != BINARY_LABELS:  # the names in the saved config.json too (binary: HF's own)
+        model.config.id2label = dict(enumerate(names))
+        model.config.label2id = {name: i for i, name in enumerate(names)}
     return model, trainable_head(model, missing)
 
 
@@ -72,9 +87,12 @@ def check_length(config: Any, model: HFModel, tokenizer: Any) -> None:
         )
 
 
-def build_model(config: Any, resolved: str, tokenizer: Any) -> HFModel:
-    """A trainable classifier: pretrained backbone + head, wrapped for the method."""
-    model, head = load_base(config, resolved)
+def build_model(
+    config: Any, resolved: str, tokenizer: Any, label_names: Sequence[str] = BINARY_LABELS
+) -> HFModel:
+    """A trainable classifier: pretrained backbone + a head with one output per label name,
+    wrapped for the method."""
+    model, head = load_base(config, resolved, label_names)
     check_length(config, model, tokenizer)
     if config.method == "full":
         pass
@@ -91,18 +109,42 @@ def build_model(config: Any, resolved: str, tokenizer: Any) -> HFModel:
     return model
 
 
-def save_model(model: HFModel, tokenizer: Any, config: Any, resolved: str, directory: Path) -> None:
+def save_model(
+    model: HFModel,
+    tokenizer: Any,
+    config: Any,
+    resolved: str,
+    directory: Path,
+    label_names: Sequence[str] = BINARY_LABELS,
+) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
-    meta = {
+    meta: dict[str, Any] = {
         "method": config.method,
         "head": config.head,
         "backbone": config.backbone,
         "trained_from": resolved,
     }
+    if tuple(label_names) != BINARY_LABELS:  # binary folders stay as they always were
+        meta["label_names"] = list(label_names)
     (directory / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def saved_label_names(directory: Path) -> tuple[str, ...]:
+    """The label names a model folder was trained with (absent: the two IMDB classes)."""
+    path = Path(directory) / META_FILE
+    if not path.exists():
+        raise SentibenchError(f"{directory} has no {META_FILE}; it is not a transformer model.")
+    names = json.loads(path.read_text(encoding="utf-8")).get("label_names")
+    if names is None:
+        return BINARY_LABELS
+    if not (isinstance(names, list) and len(names) >= 2 and all(isinstance(n, str) for n in names)):
+        raise SentibenchError(
+            f"{path}: label_names must be a list of at least two strings; copy the run whole."
+        )
+    return tuple(names)
 
 
 def load_model(config: Any, directory: Path, resolved: str | None) -> tuple[nn.Module, Any]:
@@ -113,17 +155,16 @@ def load_model(config: Any, directory: Path, resolved: str | None) -> tuple[nn.M
     the folder (an auto_map in its config.json) is otherwise never imported.
     """
     directory = Path(directory)
-    if not (directory / META_FILE).exists():
-        raise SentibenchError(f"{directory} has no {META_FILE}; it is not a transformer model.")
+    names = saved_label_names(directory)  # also refuses a folder that is no transformer model
     tokenizer = load_tokenizer(str(directory), config.trust_remote_code)
     if config.method == "full":
-        if config.head in POOLINGS:
+        if config.head in POOLINGS:  # the head file's weight has one row per class
             encoder, _ = load_encoder(str(directory), config.trust_remote_code)
             return PooledLinearClassifier.from_pretrained(directory, encoder), tokenizer
-        model, _ = load_sequence_classifier(str(directory), config.trust_remote_code)
+        model, _ = load_sequence_classifier(str(directory), config.trust_remote_code, len(names))
         return model, tokenizer
     assert resolved is not None, "adapters need their backbone"
-    base, _ = load_base(config, resolved)
+    base, _ = load_base(config, resolved, names)  # a fresh k-way head; the adapter's replaces it
     if config.method in PEFT_METHODS:
         from peft import PeftModel
 

@@ -1,4 +1,5 @@
-"""The trained transformer as a TorchPredictor: raw texts -> tokenizer batches -> P(positive)."""
+"""The trained transformer as a TorchPredictor: raw texts -> tokenizer batches -> P(positive),
+or with k > 2 label names the k class probabilities (predict_class_proba)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentibench.predictor import Batch, batch_logits, positive_proba
+from sentibench.errors import SentibenchError
+from sentibench.predictor import Batch, batch_logits, positive_proba, softmax_proba
 from sentibench.recipes.transformer.config import TransformerConfig
 from sentibench.runtime import cpu_precision
-from sentibench.transformers.modeling import parameter_counts, save_model
+from sentibench.transformers.modeling import BINARY_LABELS, parameter_counts, save_model
 from sentibench.transformers.tokenization import (
     ReviewEncoder,
     length_sorted_order,
@@ -78,7 +80,12 @@ def is_lora(model: nn.Module) -> bool:
 
 
 class TransformerPredictor:
-    """A trained classifier with its tokenizer: a TorchPredictor (input_ids, attention_mask)."""
+    """A trained classifier with its tokenizer: a TorchPredictor (input_ids, attention_mask).
+
+    Its head has one output per name in `label_names` (label id i = label_names[i]). Two
+    classes: predict_proba gives P(positive) as always; k > 2: predict_class_proba gives the
+    (n, k) softmax, and predict_proba refuses (there is no one "positive" probability).
+    """
 
     input_names: tuple[str, ...] = ("input_ids", "attention_mask")
     dynamic_axes = {
@@ -93,8 +100,10 @@ class TransformerPredictor:
         config: TransformerConfig,
         resolved: str | None,
         device: torch.device | None = None,
+        label_names: Sequence[str] = BINARY_LABELS,
     ) -> None:
         self.device = device or best_device()
+        self.label_names = tuple(label_names)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.config = config
@@ -141,12 +150,27 @@ class TransformerPredictor:
             return self.model(**batch).logits
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, 2) float32 logits, in the order of `texts`."""
+        """(n, k) float32 logits, in the order of `texts` (k = len(label_names))."""
         self.model.eval()
-        return batch_logits(self.batches(texts), len(texts), self._logits_of)
+        k = len(self.label_names)
+        return batch_logits(self.batches(texts), len(texts), self._logits_of, k)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if len(self.label_names) != 2:
+            raise SentibenchError(
+                f"This model has {len(self.label_names)} classes "
+                f"({', '.join(self.label_names)}), so it has no single P(positive); "
+                "use predict_class_proba."
+            )
         return positive_proba(self.logits(texts))
+
+    def predict_class_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, k) float64 class probabilities in label_names order; with two classes exactly
+        [1 - P(positive), P(positive)] of predict_proba."""
+        if len(self.label_names) == 2:
+            p = self.predict_proba(texts)
+            return np.column_stack([1.0 - p, p])
+        return softmax_proba(self.logits(texts))
 
     def export_module(self) -> nn.Module:
         """A CPU copy with LoRA adapters merged into the weights (prompt methods stay):
@@ -158,4 +182,5 @@ class TransformerPredictor:
         return LogitsOf(model).eval()
 
     def save(self, directory: Path) -> None:
-        save_model(self.model, self.tokenizer, self.config, self.resolved or "", directory)
+        save_model(self.model, self.tokenizer, self.config, self.resolved or "", directory,
+                   self.label_names)  # fmt: skip

@@ -43,7 +43,8 @@ class TransformerRecipe:
 
         resolved = resolve_backbone(config.backbone)
         tokenizer = load_tokenizer(resolved, config.trust_remote_code)
-        model = build_model(config, resolved, tokenizer)
+        label_names = splits.label_names  # one head output per class, in label-id order
+        model = build_model(config, resolved, tokenizer, label_names)
         train, validation = encode_splits(config, tokenizer, splits)
         if run is not None:
             total = sum(p.numel() for p in model.parameters())
@@ -60,18 +61,20 @@ class TransformerRecipe:
             model = train_with_trainer(model, tokenizer, train, validation, config, run)
         else:
             model = train_native(model, tokenizer, train, validation, config, run)
-        predictor = TransformerPredictor(model, tokenizer, config, resolved)
+        predictor = TransformerPredictor(model, tokenizer, config, resolved,
+                                         label_names=label_names)  # fmt: skip
         predictor.train_precision = training_precision(config)
         return predictor
 
     def load(self, config: TransformerConfig, model_dir: Path) -> TransformerPredictor:
         from sentibench.recipes.transformer.predictor import TransformerPredictor
         from sentibench.transformers.backbone import resolve_backbone
-        from sentibench.transformers.modeling import load_model
+        from sentibench.transformers.modeling import load_model, saved_label_names
 
         resolved = None if config.method == "full" else resolve_backbone(config.backbone)
         model, tokenizer = load_model(config, Path(model_dir), resolved)
-        return TransformerPredictor(model, tokenizer, config, resolved)
+        names = saved_label_names(Path(model_dir))
+        return TransformerPredictor(model, tokenizer, config, resolved, label_names=names)
 
 
 RECIPE = TransformerRecipe()
