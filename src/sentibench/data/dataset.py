@@ -9,6 +9,7 @@ Validation is carved from train only (stratified, seeded); test is never used fo
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pandas as pd
 from sentibench.errors import DataError
 
 COLUMNS = ("id", "text", "label", "rating")
+BINARY_LABELS = ("negative", "positive")  # label ids 0, 1 of IMDB and of every older folder
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
@@ -49,6 +51,7 @@ class Splits:
     source: str  # "sample", "imdb (npm)", or a folder path
     sha256: str  # of the prepared files, so a run names exactly the data it saw
     test_read: bool = True  # False: a tune trial's splits (test empty, sha256 of train only)
+    label_names: tuple[str, ...] = BINARY_LABELS  # label id -> name; len = number of classes
 
     def summary(self) -> dict:
         unread = {} if self.test_read else {"test": "not read (sha256 is of train only)"}
@@ -75,7 +78,33 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+def label_names_of(folder: Path) -> tuple[str, ...]:
+    """The label names of a prepared folder (id order), from its manifest.json; a folder
+    without them (the IMDB cache, the bundled sample, older folders) is binary."""
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        return BINARY_LABELS
+    try:
+        names = json.loads(path.read_text(encoding="utf-8")).get("label_names")
+    except (OSError, ValueError, AttributeError):
+        raise DataError(f"{path} is not a JSON object; prepare the folder again.") from None
+    if names is None:
+        return BINARY_LABELS
+    if (
+        not isinstance(names, list)
+        or len(names) < 2
+        or not all(isinstance(n, str) and n for n in names)
+        or len(set(names)) != len(names)
+    ):
+        raise DataError(
+            f"{path} has label_names {names!r}; expected a list of two or more distinct names."
+        )
+    return tuple(names)
+
+
+def validate_frame(
+    frame: pd.DataFrame, where: str, label_names: tuple[str, ...] = BINARY_LABELS
+) -> pd.DataFrame:
     """Check columns, labels, empty texts and duplicate ids; return it in canonical dtypes."""
     missing = [c for c in ("id", "text", "label") if c not in frame.columns]
     if missing:
@@ -93,11 +122,12 @@ def validate_frame(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0])
         raise DataError(f"{where} row {row + 1} (id {frame['id'][row]}) has empty text.")
-    bad_label = ~frame["label"].isin([0, 1])
+    bad_label = ~frame["label"].isin(range(len(label_names)))
     if bad_label.any():
         row = int(np.flatnonzero(bad_label.to_numpy())[0])
         label = frame["label"][row]
-        raise DataError(f"{where} row {row + 1} has label {label!r}; expected 0 or 1.")
+        expected = "0 or 1" if len(label_names) == 2 else f"0 to {len(label_names) - 1}"
+        raise DataError(f"{where} row {row + 1} has label {label!r}; expected {expected}.")
     duplicated = frame["id"].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -155,7 +185,7 @@ def read_split(path: Path) -> pd.DataFrame:
             frame = pd.read_json(path, lines=True, dtype={"id": str})
     except Exception as exc:  # pyarrow/pandas raise many types for a corrupt file
         raise DataError(f"{path} cannot be read ({type(exc).__name__}: {exc}).") from None
-    return validate_frame(frame, str(path))
+    return validate_frame(frame, str(path), label_names_of(path.parent))
 
 
 def data_sha256(folder: Path) -> str:
@@ -219,10 +249,12 @@ def load_training_splits(data: str, val_fraction: float, seed: int) -> Splits:
     path = split_file(folder, "train")
     train = read_split(path)
     fit, validation = carve_validation(train, val_fraction, seed)
-    return Splits(fit, validation, train.iloc[:0].copy(), name, sha256_file(path), test_read=False)
+    return Splits(fit, validation, train.iloc[:0].copy(), name, sha256_file(path), test_read=False,
+                  label_names=label_names_of(folder))  # fmt: skip
 
 
 def load_splits(data: str = "auto", val_fraction: float = 0.1, seed: int = 0) -> Splits:
     train, test, name, digest = load_official(data)
     fit, validation = carve_validation(train, val_fraction, seed)
-    return Splits(fit, validation, test, name, digest)
+    folder, _ = resolve_data(data)
+    return Splits(fit, validation, test, name, digest, label_names=label_names_of(folder))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from sentibench.eval.report.reviews import length_bucket_labels
-from sentibench.eval.significance import read_predictions, with_truth
+from sentibench.eval.significance import probabilities, read_predictions, with_truth
 from sentibench.metrics import expected_calibration_error, reliability_bins, wilson_interval
 from sentibench.registry import REGISTRY
 from sentibench.runs import RunRecord, atomic_path
@@ -89,6 +89,7 @@ def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
                 "trainable": metrics.get("n_trainable"),
                 "n": metrics.get("n"),
                 "confusion_matrix": metrics.get("confusion_matrix"),
+                "label_names": record.label_names,
             }
         )
     return pd.DataFrame(rows)
@@ -224,7 +225,7 @@ def length_table(groups: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     table = {}
     for row in groups.itertuples():
         joined = with_truth(read_predictions(row.representative), truth[["id", "label"]])
-        correct = (joined["sentiment"] == joined["label"]).to_numpy()
+        correct = (joined["predicted"] == joined["label"]).to_numpy()
         bucket = buckets.loc[joined["id"]].array  # stays categorical: buckets keep their order
         table[row.label] = pd.Series(correct).groupby(bucket, observed=False).mean()
     return pd.DataFrame(table)
@@ -236,7 +237,7 @@ def reliability_curves(groups: pd.DataFrame, truth: pd.DataFrame) -> dict[str, d
     curves = {}
     for row in groups.itertuples():
         joined = with_truth(read_predictions(row.representative), truth[["id", "label"]])
-        labels, proba = joined["label"].to_numpy(), joined["prob_positive"].to_numpy()
+        labels, proba = joined["label"].to_numpy(), probabilities(joined)
         ece = expected_calibration_error(labels, proba)
         curves[f"{row.label} (ECE {ece:.3f})"] = reliability_bins(labels, proba)
     return curves
