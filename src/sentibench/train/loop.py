@@ -418,16 +418,16 @@ class _Trainer:
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.state.global_step += 1
+            if predicted_counts is None:  # every process, counted or not: one reduce size
+                self.classes = logits.shape[1]
+                predicted_counts = torch.zeros(
+                    self.classes, dtype=torch.long, device=accelerator.device
+                )
             if not counted:
                 continue
             total_loss += value * len(labels)
             predicted = logits.argmax(dim=1)
             correct += (predicted == labels).sum()
-            if predicted_counts is None:
-                self.classes = logits.shape[1]
-                predicted_counts = torch.zeros(
-                    self.classes, dtype=torch.long, device=accelerator.device
-                )
             predicted_counts += torch.bincount(predicted, minlength=self.classes)
             seen += len(labels)
             if (index + 1) % config.log_every == 0 or index + 1 == count:
