@@ -92,3 +92,22 @@ def test_bad_calibrate_settings_fail_before_training(
     with pytest.raises(ConfigError, match=message):
         run_training("keyword", data=str(tiny_data), out=tmp_path / "run", overrides=overrides)
     assert not (tmp_path / "run").exists()
+
+
+def test_temperature_scaling_of_three_classes_divides_the_logits():
+    from scipy.special import softmax
+
+    from sentibench.calibration import scale_class_proba
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(0.0, 1.5, (3000, 3))
+    labels = np.array([rng.choice(3, p=row) for row in softmax(z, axis=1)])
+    proba = softmax(3.0 * z, axis=1)  # too sure by 3x
+    temperature = fit_temperature(labels, proba)
+    assert temperature == pytest.approx(3.0, rel=0.15)
+    unclipped = proba.min(axis=1) > 1e-6  # logs are clipped at float32's resolution
+    assert unclipped.mean() > 0.9
+    back = scale_class_proba(proba, 3.0)
+    assert np.allclose(back[unclipped], softmax(z, axis=1)[unclipped], atol=1e-9)
+    after = calibration_metrics(labels, scale_class_proba(proba, temperature))
+    assert after["log_loss"] < calibration_metrics(labels, proba)["log_loss"] - 0.1

@@ -80,3 +80,36 @@ def test_brier_and_log_loss_sanity():
     wrong = calibration_metrics(labels, np.array([0.9, 0.1, 0.2, 0.7]))
     assert wrong["brier"] == pytest.approx((0.81 + 0.81 + 0.64 + 0.49) / 4)
     assert wrong["log_loss"] == pytest.approx(-np.mean(np.log([0.1, 0.1, 0.2, 0.3])))
+
+
+def test_classification_metrics_of_three_classes_by_hand():
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    predictions = np.array([0, 1, 1, 1, 2, 0])
+    names = ("negative", "neutral", "positive")
+    metrics = classification_metrics(labels, predictions, names)
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["confusion_matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]  # rows: true
+    assert metrics["precision"] == pytest.approx({"negative": 0.5, "neutral": 2 / 3, "positive": 1})
+    assert metrics["recall"] == pytest.approx({"negative": 0.5, "neutral": 1.0, "positive": 0.5})
+    assert metrics["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+    assert metrics["predicted_rate"] == pytest.approx({"negative": 1 / 3, "neutral": 1 / 2,
+                                                       "positive": 1 / 6})  # fmt: skip
+    assert "positive_rate" not in metrics
+    # binary keeps exactly its keys (no predicted_rate)
+    binary = classification_metrics(np.array([0, 1]), np.array([1, 1]))
+    assert set(binary) == {"accuracy", "accuracy_ci95", "macro_f1", "precision", "recall",
+                           "confusion_matrix", "n", "positive_rate"}  # fmt: skip
+
+
+def test_calibration_of_three_classes_by_hand_and_binary_columns_unchanged():
+    labels = np.array([0, 1, 2])
+    proba = np.array([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.2, 0.5, 0.3]])
+    found = calibration_metrics(labels, proba)
+    assert found["brier"] == pytest.approx((0.14 + 0.26 + 0.78) / 3)  # summed over classes
+    assert found["log_loss"] == pytest.approx(-np.log([0.7, 0.6, 0.3]).mean())
+    # top-class confidences 0.7, 0.6 (right) and 0.5 (wrong) fall alone in their bins
+    assert found["ece"] == pytest.approx((0.3 + 0.4 + 0.5) / 3)
+    from sentibench.predictor import binary_columns
+
+    binary, p = np.array([0, 1, 1, 0]), np.array([0.9, 0.1, 0.5, 0.3])
+    assert calibration_metrics(binary, binary_columns(p)) == calibration_metrics(binary, p)

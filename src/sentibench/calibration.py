@@ -6,6 +6,10 @@ Every family's predictor gives P(positive) only, so T acts on the log-odds of th
 come from a float32 softmax, which rounds to 0 or 1 past log-odds of about +-16: they are
 clipped to float32's resolution first, so a saturated prediction still moves with T.
 
+A model of k > 2 classes gives (n, k) class probabilities (predictor.class_proba): T divides
+their logs, clipped the same way, and a softmax renormalises them; as log p = logits -
+logsumexp(logits), that is exactly dividing the k logits by T. Binary figures are unchanged.
+
     fit_temperature(labels, proba) -> T          scipy's bounded 1-d search over log T
     TemperatureScaled(predictor, T)              the calibrated Predictor; save() adds
                                                  model/calibration.json beside the model
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,7 @@ import numpy as np
 
 from sentibench.errors import SentibenchError
 from sentibench.metrics import calibration_metrics
-from sentibench.predictor import Predictor
+from sentibench.predictor import Predictor, binary_columns, class_proba
 from sentibench.runs import atomic_write_json
 
 CALIBRATION_FILE = "calibration.json"
@@ -48,36 +52,71 @@ def scale_proba(proba: np.ndarray, temperature: float) -> np.ndarray:
     return expit(log_odds(proba) / temperature)
 
 
+def scale_class_proba(proba: np.ndarray, temperature: float) -> np.ndarray:
+    """(n, k) class probabilities with their logs divided by `temperature`, renormalised."""
+    from scipy.special import softmax
+
+    logs = np.log(np.clip(np.asarray(proba, dtype=np.float64), EPS, 1.0))
+    return softmax(logs / temperature, axis=1)
+
+
 def fit_temperature(labels: np.ndarray, proba: np.ndarray) -> float:
-    """The T minimising the mean negative log-likelihood of sigmoid(log-odds / T)."""
+    """The T minimising the mean negative log-likelihood of sigmoid(log-odds / T) (P(positive),
+    or (n, 2) class probabilities), or of softmax(log p / T) ((n, k) ones, k > 2)."""
     from scipy.optimize import minimize_scalar
-    from scipy.special import log_expit
+    from scipy.special import log_expit, log_softmax
 
-    z = log_odds(proba)
-    y = np.asarray(labels, dtype=np.float64)
-    if z.shape != y.shape or y.size == 0:
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim == 2 and proba.shape[1] == 2:
+        proba = proba[:, 1]
+    y = np.asarray(labels)
+    if proba.shape[0] != y.shape[0] or y.ndim != 1 or y.size == 0:
         raise ValueError("labels and probabilities must be non-empty and of equal length")
+    nll: Callable[[float], float]
+    if proba.ndim == 1:
+        z, yf = log_odds(proba), y.astype(np.float64)
 
-    def nll(log_t: float) -> float:
-        scaled = z / math.exp(log_t)
-        return float(-(y * log_expit(scaled) + (1.0 - y) * log_expit(-scaled)).mean())
+        def nll(log_t: float) -> float:
+            scaled = z / math.exp(log_t)
+            return float(-(yf * log_expit(scaled) + (1.0 - yf) * log_expit(-scaled)).mean())
+
+    else:
+        logs, rows = np.log(np.clip(proba, EPS, 1.0)), np.arange(y.size)
+
+        def nll(log_t: float) -> float:
+            return float(-log_softmax(logs / math.exp(log_t), axis=1)[rows, y].mean())
 
     found = minimize_scalar(nll, bounds=LOG_T_BOUNDS, method="bounded")
     return float(math.exp(found.x))
 
 
 class TemperatureScaled:
-    """A Predictor whose P(positive) is `inner`'s with its log-odds divided by `temperature`."""
+    """A Predictor whose P(positive) is `inner`'s with its log-odds divided by `temperature`
+    (a k-class `inner`: its class probabilities' logs, predict_class_proba)."""
 
     def __init__(self, inner: Predictor, temperature: float) -> None:
         self.inner = inner
         self.temperature = float(temperature)
 
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return tuple(getattr(self.inner, "label_names", ("negative", "positive")))
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.scale(np.asarray(self.inner.predict_proba(texts), dtype=np.float64))
 
+    def predict_class_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, k) calibrated class probabilities ([1 - p, p] of a binary `inner`)."""
+        return self.scale(class_proba(self.inner, texts))
+
     def scale(self, proba: np.ndarray) -> np.ndarray:
-        return scale_proba(proba, self.temperature)
+        """Calibrated P(positive) (n,) or class probabilities (n, k), like `proba`."""
+        proba = np.asarray(proba, dtype=np.float64)
+        if proba.ndim == 1:
+            return scale_proba(proba, self.temperature)
+        if proba.shape[1] == 2:
+            return binary_columns(scale_proba(proba[:, 1], self.temperature))
+        return scale_class_proba(proba, self.temperature)
 
     def around(self, other: Predictor) -> TemperatureScaled:
         """`other` (an export of `inner`) with the same temperature."""
@@ -105,7 +144,7 @@ def fit_on_validation(
 ) -> tuple[TemperatureScaled, dict[str, Any]]:
     """Fit T on the validation split; return the calibrated predictor and the record's
     `calibration` entry (T, and the validation ECE and log loss before and after)."""
-    raw = np.asarray(predictor.predict_proba(list(texts)), dtype=np.float64)
+    raw = class_proba(predictor, list(texts))  # (n, k); a binary model's [1 - p, p]
     calibrated = TemperatureScaled(predictor, fit_temperature(labels, raw))
     before = calibration_metrics(labels, raw)
     after = calibration_metrics(labels, calibrated.scale(raw))

@@ -8,7 +8,13 @@
 
 A Predictor that a recipe refit on train + validation (the linear ones) may also carry
 `held_out_validation_proba`: P(positive) on the validation split from the model chosen before
-the refit, so that val_predictions.csv never comes from a model that trained on those reviews.
+the refit, so that val_predictions.csv never comes from a model that trained on those reviews
+((n, k) class probabilities for a k-class model).
+
+k classes: a binary Predictor gives P(positive) only. A model of k > 2 classes (a prepared
+folder's label_names) also has `predict_class_proba(texts)` -> (n, k) and `label_names`;
+`class_proba` is the one way the runner, metrics and predictions files read either kind (a
+binary one's two columns are [1 - p, p], so its labels and files stay exactly as before).
 
 torch appears here for type checking only, so that listing models or reading run records
 never imports it; batch_logits / proba_of_batches import it when they run.
@@ -69,8 +75,9 @@ class TorchPredictor(Predictor, Protocol):
         ...
 
     def export_module(self) -> nn.Module:
-        """A CPU copy of the model in eval mode whose forward(**batch) returns logits (n, k)
-        (LoRA adapters merged into the weights), to quantize or export."""
+        """A CPU copy of the model in eval mode whose forward(**batch) returns logits (n, k),
+        k = 2 for a binary model (LoRA adapters merged into the weights), to quantize or
+        export."""
         ...
 
 
@@ -98,40 +105,37 @@ def batch_logits(
     logits_of: Callable[[Batch], torch.Tensor],
     num_labels: int = 2,
 ) -> np.ndarray:
-    """(n, num_labels) float32 logits in the texts' order, from length-sorted batches;
-    `logits_of` runs a model on one batch (its device and precision are its own business)."""
+    """(n, k) float32 logits in the texts' order, from length-sorted batches (k: the model's
+    output width; num_labels when there are no texts); `logits_of` runs a model on one batch (its
+    device and precision are its own business)."""
     import torch
 
-    out = np.zeros((n, num_labels), dtype=np.float32)
+    out: np.ndarray | None = None
     with torch.no_grad():
         for indices, batch in batches:
-            out[indices] = logits_of(batch).float().cpu().numpy()
-    return out
+            logits = logits_of(batch).float().cpu().numpy()
+            if out is None:
+                out = np.zeros((n, logits.shape[1]), dtype=np.float32)
+            out[indices] = logits
+    return np.zeros((n, num_labels), dtype=np.float32) if out is None else out
 
 
 def positive_proba(logits: np.ndarray) -> np.ndarray:
     """P(positive), float64, from (n, 2) logits (softmax in float32, as the model computed)."""
     import torch
 
+    if logits.shape[1] != 2:  # a k-class model: softmax_proba
+        raise ValueError(f"P(positive) needs two logits per text, got {logits.shape[1]}")
+
     return torch.softmax(torch.from_numpy(logits), dim=1)[:, 1].double().numpy()
 
 
 def softmax_proba(logits: np.ndarray) -> np.ndarray:
-    """(n, k) class probabilities, float64, from (n, k) logits (softmax in float32, as
-    positive_proba computes, so column 1 of a binary model's is exactly P(positive))."""
+    """(n, k) class probabilities, float64, from (n, k) logits (softmax in float32, as the
+    model computed)."""
     import torch
 
     return torch.softmax(torch.from_numpy(logits), dim=1).double().numpy()
-
-
-def class_proba(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
-    """(n, k) float64 class probabilities: the predictor's predict_class_proba where it has one,
-    else a binary predictor's [1 - P(positive), P(positive)]."""
-    method = getattr(predictor, "predict_class_proba", None)
-    if method is not None:
-        return np.asarray(method(texts), dtype=np.float64)
-    p = np.asarray(predictor.predict_proba(texts), dtype=np.float64)
-    return np.column_stack([1.0 - p, p])
 
 
 def proba_of_batches(
@@ -139,13 +143,56 @@ def proba_of_batches(
     n: int,
     logits_of: Callable[[Batch], torch.Tensor],
 ) -> np.ndarray:
-    """The one batches -> probabilities loop of every TorchPredictor and of their exports."""
+    """The one batches -> probabilities loop of every TorchPredictor and of their exports:
+    P(positive) (n,) of a binary model."""
     return positive_proba(batch_logits(batches, n, logits_of))
 
 
+def class_proba_of_batches(
+    batches: Iterable[tuple[np.ndarray, Batch]],
+    n: int,
+    logits_of: Callable[[Batch], torch.Tensor],
+) -> np.ndarray:
+    """proba_of_batches for a k-class model: the (n, k) softmax of its logits."""
+    return softmax_proba(batch_logits(batches, n, logits_of))
+
+
+BINARY_LABELS = ("negative", "positive")  # label ids 0 and 1 of a binary model
 PROBA_DECIMALS = 6  # predictions.csv keeps P(positive) to 6 decimals
 
 
 def labels_from_proba(proba: np.ndarray) -> np.ndarray:
     """0/1 labels with the one 0.5 threshold (predictions.csv, predict, export, serve)."""
     return (np.asarray(proba) >= 0.5).astype(np.int64)
+
+
+def binary_columns(proba: np.ndarray) -> np.ndarray:
+    """(n, 2) [1 - p, p] from P(positive) (n,), float64."""
+    p = np.asarray(proba, dtype=np.float64)
+    return np.column_stack([1.0 - p, p])
+
+
+def class_proba(predictor: Predictor, texts: Sequence[str]) -> np.ndarray:
+    """(n, k) class probabilities, float64: `predict_class_proba` where the predictor has it,
+    else a binary predictor's [1 - p, p]."""
+    method = getattr(predictor, "predict_class_proba", None)
+    if method is None:
+        return binary_columns(predictor.predict_proba(texts))
+    proba = np.asarray(method(texts), dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[0] != len(texts):
+        raise ValueError(f"class probabilities of shape {proba.shape} for {len(texts)} texts")
+    return proba
+
+
+def labels_from_class_proba(proba: np.ndarray) -> np.ndarray:
+    """Label ids from (n, k) probabilities: the 0.5 threshold on column 1 for two classes (the
+    binary rule, ties to positive), the argmax (first among ties) for more."""
+    proba = np.asarray(proba)
+    if proba.shape[1] == 2:
+        return labels_from_proba(proba[:, 1])
+    return proba.argmax(axis=1).astype(np.int64)
+
+
+def label_names_of_predictor(predictor: object) -> tuple[str, ...]:
+    """A predictor's label names (a binary one without them: negative, positive)."""
+    return tuple(getattr(predictor, "label_names", BINARY_LABELS))

@@ -7,7 +7,8 @@ runs/<name>/
   status.json      {"status": running|complete|collapsed|failed|pruned, "message": ...}
   metrics.json     test metrics (accuracy, CI, F1, confusion), timings, memory, parameters
                    (a tune trial's: the validation split's, marked "split": "validation")
-  predictions.csv  Kaggle submission format `id,sentiment` plus `prob_positive`
+  predictions.csv  Kaggle submission format `id,sentiment` plus `prob_positive`; for data of
+                   k > 2 classes `id,label,prob_<name>...` (label: the predicted class's name)
   val_predictions.csv  the same for the validation split (ids of the training file), from a
                    model that never trained on it; written by every validated run scored on
                    test (what ensembles fit their weights on)
@@ -191,6 +192,13 @@ class RunRecord:
     @property
     def model(self) -> str:
         return self.config["model"]
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """Label id -> name of the data it trained on (config.json's data block holds them
+        for k > 2 classes; a record without them is binary)."""
+        names = (self.config.get("data") or {}).get("label_names")
+        return tuple(names) if names else ("negative", "positive")
 
 
 def load_run(path: Path) -> RunRecord:

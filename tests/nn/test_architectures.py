@@ -15,7 +15,7 @@ from types import ModuleType
 import pytest
 import torch
 import torch.nn.functional as F
-from model_battery import classic_nets
+from model_battery import TOY, classic_nets
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from sentibench.config import apply_values, read_toml
@@ -60,8 +60,9 @@ def net_module(name: str) -> ModuleType:
     return VARIANTS[name][0] if name in VARIANTS else importlib.import_module(get_spec(name).module)
 
 
-def make_model(name: str, freeze: bool = False, **overrides) -> torch.nn.Module:
-    """A registry net at its quick preset's sizes (or a variant), `overrides` on its Config."""
+def make_model(name: str, freeze: bool = False, n_classes: int = 2, **overrides) -> torch.nn.Module:
+    """A registry net at its quick preset's sizes (or a variant), `overrides` on its Config;
+    `n_classes` logits (passed to build only when not 2, as the recipe does)."""
     module = net_module(name)
     if name in VARIANTS:
         config = module.Config(**{**VARIANTS[name][1], **overrides})
@@ -71,6 +72,8 @@ def make_model(name: str, freeze: bool = False, **overrides) -> torch.nn.Module:
         config = apply_values(quick.model, overrides)
     torch.manual_seed(0)
     vectors = torch.randn(VOCAB, DIM)  # a non-zero pad row: the models must mask, not rely on 0
+    if n_classes != 2:
+        return module.build(config, vectors, PAD, freeze, n_classes=n_classes)
     return module.build(config, vectors, PAD, freeze)
 
 
@@ -104,6 +107,14 @@ def test_forward_shape_and_finite_gradients(name: str, device: str) -> None:
     assert all(g is not None and torch.isfinite(g).all() for g in grads.values()), name
     assert model.embedding.weight.grad.abs().sum() > 0  # the embedding is being fine-tuned
     assert model.embedding.weight.grad[PAD].abs().sum() == 0  # never the pad row
+
+
+@pytest.mark.parametrize("name", [n for n in NETS if n != TOY])
+def test_a_k_class_head_gives_k_logits(name: str) -> None:
+    model = make_model(name, n_classes=5).eval()
+    ids, lengths = padded_batch([6, 1, 3])
+    assert model(ids, lengths).shape == (3, 5)
+    assert model.classifier.out_features == 5
 
 
 @pytest.mark.parametrize("device", DEVICES)

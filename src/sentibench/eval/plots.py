@@ -139,11 +139,26 @@ def training_curves(history: list[dict], path: Path, title: str) -> Path | None:
     return _save(figure, path)
 
 
-def confusion_matrices(runs: pd.DataFrame, path: Path, title: str) -> Path:
-    """A grid of 2x2 test confusion matrices. `runs` columns: label, confusion_matrix."""
+def class_ticks(label_names: tuple[str, ...]) -> list[str]:
+    """Axis labels of a confusion matrix: neg / pos for IMDB's classes, else each name cut to
+    8 characters."""
+    if tuple(label_names) == ("negative", "positive"):
+        return ["neg", "pos"]
+    return [name if len(name) <= 8 else name[:7] + "…" for name in label_names]
+
+
+def confusion_matrices(
+    runs: pd.DataFrame,
+    path: Path,
+    title: str,
+    label_names: tuple[str, ...] = ("negative", "positive"),
+) -> Path:
+    """A grid of k x k test confusion matrices (rows true, columns predicted, in label id
+    order). `runs` columns: label, confusion_matrix."""
     columns = min(4, len(runs))
     rows = math.ceil(len(runs) / columns)
-    figure = _figure(2.6 * columns, 2.6 * rows + 0.4)
+    side = 2.6 + 0.4 * max(0, len(label_names) - 2)  # room for k labels and counts
+    figure = _figure(side * columns, side * rows + 0.4)
     figure.suptitle(title, fontsize=10)
     for number, (label, matrix) in enumerate(
         zip(runs["label"], runs["confusion_matrix"], strict=True), start=1
@@ -154,8 +169,9 @@ def confusion_matrices(runs: pd.DataFrame, path: Path, title: str) -> Path:
         for (i, j), count in np.ndenumerate(matrix):
             color = "white" if count > matrix.max() / 2 else "black"
             axes.text(j, i, f"{count:,}", ha="center", va="center", color=color, fontsize=8)
-        axes.set_xticks([0, 1], ["neg", "pos"])
-        axes.set_yticks([0, 1], ["neg", "pos"])
+        ticks, names = list(range(len(label_names))), class_ticks(label_names)
+        axes.set_xticks(ticks, names, fontsize=7 if len(ticks) > 2 else None)
+        axes.set_yticks(ticks, names, fontsize=7 if len(ticks) > 2 else None)
         axes.set_xlabel("predicted", fontsize=8)
         axes.set_ylabel("true", fontsize=8)
         axes.set_title(textwrap.fill(label, 32), fontsize=8)
@@ -178,12 +194,14 @@ def length_buckets(table: pd.DataFrame, path: Path, title: str) -> Path:
     return _save(figure, path)
 
 
-def reliability_diagram(curves: dict[str, dict], path: Path, title: str) -> Path:
+def reliability_diagram(curves: dict[str, dict], path: Path, title: str, classes: int = 2) -> Path:
     """Accuracy against mean confidence per confidence bin, one line per run, with the
     diagonal of perfect calibration. `curves`: label -> metrics.reliability_bins(...)."""
     figure = _figure(6.5, 5.5)
     axes = figure.add_subplot()
-    axes.plot([0.5, 1.0], [0.5, 1.0], linestyle="--", color="grey", label="perfectly calibrated")
+    # the predicted class's confidence is never below 1 / classes (0.5 for binary)
+    low = 1.0 / classes
+    axes.plot([low, 1.0], [low, 1.0], linestyle="--", color="grey", label="perfectly calibrated")
     for label, bins in curves.items():
         used = np.asarray(bins["count"]) > 0  # empty bins have no point
         axes.plot(
@@ -193,8 +211,7 @@ def reliability_diagram(curves: dict[str, dict], path: Path, title: str) -> Path
             markersize=3,
             label=label,
         )
-    # binary: the predicted class's confidence is never below 0.5
-    axes.set_xlim(0.5, 1.0)
+    axes.set_xlim(low, 1.0)
     axes.set_xlabel("confidence of the predicted class (mean per bin)")
     axes.set_ylabel("accuracy in the bin")
     axes.set_title(title)

@@ -1,23 +1,53 @@
 """Is a gap between two ranked runs real? McNemar's exact test on the same test reviews.
 
 Predictions are joined by review id with the test labels, so two runs are compared on exactly
-the reviews both scored; the caller only pairs runs whose data has the same sha256.
+the reviews both scored; the caller only pairs runs whose data has the same sha256. The test is
+on correctness (right or wrong per review), so it is the same for any number of classes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sentibench.metrics import mcnemar_exact
+from sentibench.runs import load_run
 
 ALPHA = 0.05  # a gap with p < ALPHA is called real (unadjusted, one test per adjacent pair)
 
 
 def read_predictions(run_path: Path) -> pd.DataFrame:
-    """predictions.csv of a run: id (str), sentiment (0/1), prob_positive."""
-    return pd.read_csv(Path(run_path) / "predictions.csv", dtype={"id": str})
+    """predictions.csv of a run with `predicted`, the predicted label id, added: binary files
+    hold id (str), sentiment (0/1), prob_positive; a k-class file id, label (a name: here
+    renamed predicted_name, so that it never meets the test labels' `label`) and prob_<name>
+    per class, in label id order."""
+    frame = pd.read_csv(Path(run_path) / "predictions.csv", dtype={"id": str})
+    if "sentiment" in frame.columns:
+        return frame.assign(predicted=frame["sentiment"])
+    names = load_run(Path(run_path)).label_names
+    ids = frame["label"].map({name: index for index, name in enumerate(names)})
+    if ids.isna().any():
+        unknown = frame["label"][ids.isna()].iloc[0]
+        raise ValueError(f"{run_path}/predictions.csv names a class {unknown!r} it was not given")
+    frame = frame.rename(columns={"label": "predicted_name"})
+    return frame.assign(predicted=ids.astype(np.int64))
+
+
+def _with_predicted(predictions: pd.DataFrame) -> pd.DataFrame:
+    if "predicted" in predictions.columns:
+        return predictions
+    return predictions.assign(predicted=predictions["sentiment"])
+
+
+def probabilities(predictions: pd.DataFrame) -> np.ndarray:
+    """P(positive) (n,) of a binary predictions file, (n, k) class probabilities of a k-class
+    one (its prob_ columns, written in label id order)."""
+    if "prob_positive" in predictions.columns and "sentiment" in predictions.columns:
+        return predictions["prob_positive"].to_numpy(dtype=np.float64)
+    columns = [c for c in predictions.columns if c.startswith("prob_")]
+    return predictions[columns].to_numpy(dtype=np.float64)
 
 
 def has_predictions(run_path: Path) -> bool:
@@ -31,15 +61,17 @@ def with_truth(predictions: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def mcnemar_between(upper: pd.DataFrame, lower: pd.DataFrame, truth: pd.DataFrame) -> dict:
-    """McNemar's exact test of two runs' predictions on the reviews both scored."""
-    joined = upper[["id", "sentiment"]].merge(
-        lower[["id", "sentiment"]], on="id", suffixes=("_a", "_b"), validate="one_to_one"
+    """McNemar's exact test of two runs' predictions (read_predictions, or a binary file's
+    own columns) on the reviews both scored."""
+    upper, lower = _with_predicted(upper), _with_predicted(lower)
+    joined = upper[["id", "predicted"]].merge(
+        lower[["id", "predicted"]], on="id", suffixes=("_a", "_b"), validate="one_to_one"
     )
     joined = with_truth(joined, truth[["id", "label"]])
     result = mcnemar_exact(
         joined["label"].to_numpy(),
-        joined["sentiment_a"].to_numpy(),
-        joined["sentiment_b"].to_numpy(),
+        joined["predicted_a"].to_numpy(),
+        joined["predicted_b"].to_numpy(),
     )
     result["n"] = len(joined)
     result["real"] = result["p_value"] < ALPHA

@@ -3,7 +3,7 @@
     ids (B, T) -> vectors -> BiLSTM (rnn.BiRNN, pads unseen) -> h (B, T, 2H)
     score_t = v^T tanh(W h_t + b)                        (B, T)
     alpha   = softmax over TIME of score, pads set to -inf  (each row sums to 1 over its tokens)
-    context = sum_t alpha_t h_t                          (B, 2H) -> dropout -> Linear -> (B, 2)
+    context = sum_t alpha_t h_t                          (B, 2H) -> dropout -> Linear -> (B, k)
 
 The original project took this softmax over the batch axis, so a review's weights depended on the
 other reviews in its batch and did not sum to one over its own words. Here pads get exactly zero
@@ -55,17 +55,17 @@ class AdditiveAttention(nn.Module):
 
 
 class AttentionLSTM(nn.Module):
-    def __init__(self, config: Config, embedding: nn.Embedding) -> None:
+    def __init__(self, config: Config, embedding: nn.Embedding, n_classes: int = 2) -> None:
         super().__init__()
         self.embedding = embedding
         self.embedding_dropout = SpatialDropout(config.embedding_dropout)
         self.encoder = config.encoder(embedding.embedding_dim)
         self.attention = AdditiveAttention(self.encoder.output_size, config.attention_dim)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(self.encoder.output_size, 2)
+        self.classifier = nn.Linear(self.encoder.output_size, n_classes)
 
     def attend(self, ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (B, 2) and attention weights (B, T), zero at pads (for explaining predictions)."""
+        """Logits (B, k) and attention weights (B, T), zero at pads (for explaining predictions)."""
         vectors, mask = embed(self.embedding, self.embedding_dropout, ids, lengths)
         outputs, _ = self.encoder(vectors, lengths)
         context, alpha = self.attention(outputs, mask)
@@ -76,6 +76,12 @@ class AttentionLSTM(nn.Module):
 
 
 def build(
-    config: Config, vectors: torch.Tensor, pad_index: int, freeze_embeddings: bool
+    config: Config,
+    vectors: torch.Tensor,
+    pad_index: int,
+    freeze_embeddings: bool,
+    n_classes: int = 2,
 ) -> AttentionLSTM:
-    return AttentionLSTM(config, pretrained_embedding(vectors, pad_index, freeze_embeddings))
+    return AttentionLSTM(
+        config, pretrained_embedding(vectors, pad_index, freeze_embeddings), n_classes
+    )

@@ -7,7 +7,7 @@
         s_j = sum_t c_tj u_hat_tj                       (B, J, K)  real tokens only
         v_j = squash(s_j) = |s|^2 / (1 + |s|^2) * s / |s|   length in [0, 1), direction kept
         b  += <u_hat_tj, v_j>                           agreement (not after the last iteration)
-    -> v flattened (B, J * K) -> dropout -> Linear -> logits (B, 2)
+    -> v flattened (B, J * K) -> dropout -> Linear -> logits (B, k)
 
 The original project's "squash" normalised to unit length, so every capsule had length 1 whatever
 its evidence and the model predicted one class. Here a capsule's length grows with its evidence.
@@ -75,7 +75,7 @@ class CapsuleLayer(nn.Module):
 
 
 class CapsuleLSTM(nn.Module):
-    def __init__(self, config: Config, embedding: nn.Embedding) -> None:
+    def __init__(self, config: Config, embedding: nn.Embedding, n_classes: int = 2) -> None:
         super().__init__()
         self.embedding = embedding
         self.embedding_dropout = SpatialDropout(config.embedding_dropout)
@@ -84,7 +84,7 @@ class CapsuleLSTM(nn.Module):
             self.encoder.output_size, config.capsules, config.capsule_dim, config.routings
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.capsules * config.capsule_dim, 2)
+        self.classifier = nn.Linear(config.capsules * config.capsule_dim, n_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         vectors, mask = embed(self.embedding, self.embedding_dropout, ids, lengths)
@@ -94,6 +94,12 @@ class CapsuleLSTM(nn.Module):
 
 
 def build(
-    config: Config, vectors: torch.Tensor, pad_index: int, freeze_embeddings: bool
+    config: Config,
+    vectors: torch.Tensor,
+    pad_index: int,
+    freeze_embeddings: bool,
+    n_classes: int = 2,
 ) -> CapsuleLSTM:
-    return CapsuleLSTM(config, pretrained_embedding(vectors, pad_index, freeze_embeddings))
+    return CapsuleLSTM(
+        config, pretrained_embedding(vectors, pad_index, freeze_embeddings), n_classes
+    )

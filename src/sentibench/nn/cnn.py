@@ -1,7 +1,7 @@
 """Kim (2014) CNN: parallel convolutions of several widths, max over time, dropout, linear.
 
     ids (B, T) -> vectors (B, T, D) -> for each width k: Conv1d(D -> F, k) -> max over time
-    -> concat (B, len(widths) * F) -> dropout -> Linear -> logits (B, 2)
+    -> concat (B, len(widths) * F) -> dropout -> Linear -> logits (B, k)
 
 With 50-d vectors, widths 3/4/5 and 100 filters: 50 * 100 * (3 + 4 + 5) + 300 = 60,300 conv
 weights and 300 * 2 + 2 = 602 in the classifier: 60,902; a 20k x 50 embedding is 1,000,000.
@@ -56,7 +56,7 @@ class Config(EmbeddingOptions):
 
 
 class KimCNN(nn.Module):
-    def __init__(self, config: Config, embedding: nn.Embedding) -> None:
+    def __init__(self, config: Config, embedding: nn.Embedding, n_classes: int = 2) -> None:
         super().__init__()
         self.embedding = embedding
         self.embedding_dropout = SpatialDropout(config.embedding_dropout)
@@ -64,7 +64,7 @@ class KimCNN(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(dim, config.filters, w) for w in config.widths)
         self.max_width = max(config.widths)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(len(config.widths) * config.filters, 2)
+        self.classifier = nn.Linear(len(config.widths) * config.filters, n_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         vectors, mask = embed(self.embedding, self.embedding_dropout, ids, lengths)
@@ -80,5 +80,11 @@ class KimCNN(nn.Module):
         return self.classifier(self.dropout(features))
 
 
-def build(config: Config, vectors: torch.Tensor, pad_index: int, freeze_embeddings: bool) -> KimCNN:
-    return KimCNN(config, pretrained_embedding(vectors, pad_index, freeze_embeddings))
+def build(
+    config: Config,
+    vectors: torch.Tensor,
+    pad_index: int,
+    freeze_embeddings: bool,
+    n_classes: int = 2,
+) -> KimCNN:
+    return KimCNN(config, pretrained_embedding(vectors, pad_index, freeze_embeddings), n_classes)

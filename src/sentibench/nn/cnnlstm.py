@@ -3,7 +3,7 @@
     ids (B, T) -> vectors (B, T, D) -> Conv1d(D -> F, k, 'same' padding) -> ReLU  (B, F, T)
     -> max-pool 2 over time (optional)        (B, F, ceil(T / 2)), lengths -> ceil(L / 2)
     -> BiLSTM (rnn.BiRNN) over the ceil(L / 2) steps of F features -> final states (B, 2H)
-    -> dropout -> Linear -> logits (B, 2)
+    -> dropout -> Linear -> logits (B, k)
 
 The original project transposed the wrong way and ran its LSTM over the 128 filter channels as
 if they were time steps; here the LSTM reads time, and the pooling halves its steps (a 256-token
@@ -58,7 +58,7 @@ class Config(RecurrentOptions):
 
 
 class CNNLSTM(nn.Module):
-    def __init__(self, config: Config, embedding: nn.Embedding) -> None:
+    def __init__(self, config: Config, embedding: nn.Embedding, n_classes: int = 2) -> None:
         super().__init__()
         self.embedding = embedding
         self.embedding_dropout = SpatialDropout(config.embedding_dropout)
@@ -69,7 +69,7 @@ class CNNLSTM(nn.Module):
         self.pool = config.pool
         self.encoder = config.encoder(config.filters)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(self.encoder.output_size, 2)
+        self.classifier = nn.Linear(self.encoder.output_size, n_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         vectors, mask = embed(self.embedding, self.embedding_dropout, ids, lengths)
@@ -84,6 +84,10 @@ class CNNLSTM(nn.Module):
 
 
 def build(
-    config: Config, vectors: torch.Tensor, pad_index: int, freeze_embeddings: bool
+    config: Config,
+    vectors: torch.Tensor,
+    pad_index: int,
+    freeze_embeddings: bool,
+    n_classes: int = 2,
 ) -> CNNLSTM:
-    return CNNLSTM(config, pretrained_embedding(vectors, pad_index, freeze_embeddings))
+    return CNNLSTM(config, pretrained_embedding(vectors, pad_index, freeze_embeddings), n_classes)

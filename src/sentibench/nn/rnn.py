@@ -3,7 +3,7 @@
     ids (B, T) -> vectors (B, T, D) -> BiLSTM/BiGRU whose states never see a pad (BiRNN below)
     -> [h_forward ; h_backward] of the top layer (B, 2H)
        (+ masked max and mean of the outputs over time when pool_outputs: (B, 6H))
-    -> dropout -> Linear -> logits (B, 2)
+    -> dropout -> Linear -> logits (B, k)
 
 The original project padded every review to 512 words and ran the RNN over all of them: a 200-word
 review spent 312 of its 512 steps reading padding, and its backward direction read all 312 pads
@@ -139,7 +139,7 @@ class Config(RecurrentOptions):
 
 
 class BiRNNClassifier(nn.Module):
-    def __init__(self, config: Config, embedding: nn.Embedding) -> None:
+    def __init__(self, config: Config, embedding: nn.Embedding, n_classes: int = 2) -> None:
         super().__init__()
         self.embedding = embedding
         self.embedding_dropout = SpatialDropout(config.embedding_dropout)
@@ -147,7 +147,7 @@ class BiRNNClassifier(nn.Module):
         self.pool_outputs = config.pool_outputs
         features = self.encoder.output_size * (3 if config.pool_outputs else 1)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(features, 2)
+        self.classifier = nn.Linear(features, n_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         vectors, mask = embed(self.embedding, self.embedding_dropout, ids, lengths)
@@ -158,6 +158,12 @@ class BiRNNClassifier(nn.Module):
 
 
 def build(
-    config: Config, vectors: torch.Tensor, pad_index: int, freeze_embeddings: bool
+    config: Config,
+    vectors: torch.Tensor,
+    pad_index: int,
+    freeze_embeddings: bool,
+    n_classes: int = 2,
 ) -> BiRNNClassifier:
-    return BiRNNClassifier(config, pretrained_embedding(vectors, pad_index, freeze_embeddings))
+    return BiRNNClassifier(
+        config, pretrained_embedding(vectors, pad_index, freeze_embeddings), n_classes
+    )

@@ -3,7 +3,7 @@
     ids (B, T) -> word vectors (B, T, D) -> Linear D -> d_model (only if D != d_model)
     -> + positions (learned table or sinusoids) -> dropout
     -> nn.TransformerEncoder: pre-norm layers, GELU, key-padding mask (pads are never attended to)
-    -> final LayerNorm -> mean over real tokens -> dropout -> Linear -> logits (B, 2)
+    -> final LayerNorm -> mean over real tokens -> dropout -> Linear -> logits (B, k)
 
 The original project pooled the LAST token, which for a review padded at the end is a pad; here
 the mean runs over real tokens only.
@@ -76,7 +76,7 @@ def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
 
 
 class TransformerClassifier(nn.Module):
-    def __init__(self, config: Config, embedding: nn.Embedding) -> None:
+    def __init__(self, config: Config, embedding: nn.Embedding, n_classes: int = 2) -> None:
         super().__init__()
         self.embedding = embedding
         self.embedding_dropout = SpatialDropout(config.embedding_dropout)
@@ -104,7 +104,7 @@ class TransformerClassifier(nn.Module):
             layer, config.layers, norm=nn.LayerNorm(config.d_model), enable_nested_tensor=False
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.d_model, 2)
+        self.classifier = nn.Linear(config.d_model, n_classes)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] > self.max_positions:
@@ -119,8 +119,12 @@ class TransformerClassifier(nn.Module):
 
 
 def build(
-    config: Config, vectors: torch.Tensor, pad_index: int, freeze_embeddings: bool
+    config: Config,
+    vectors: torch.Tensor,
+    pad_index: int,
+    freeze_embeddings: bool,
+    n_classes: int = 2,
 ) -> TransformerClassifier:
     return TransformerClassifier(
-        config, pretrained_embedding(vectors, pad_index, freeze_embeddings)
+        config, pretrained_embedding(vectors, pad_index, freeze_embeddings), n_classes
     )

@@ -5,8 +5,9 @@
     -> the architecture module's build(...) -> train/loop.py -> ClassicPredictor
 
 An architecture module (nn/cnn.py, rnn.py, ...) gives `Config` (its hyperparameters) and
-`build(config, vectors, pad_index, freeze_embeddings) -> nn.Module` whose forward(ids, lengths)
-returns logits (B, 2) and whose `embedding` is the nn.Embedding. Everything else is here, once:
+`build(config, vectors, pad_index, freeze_embeddings, n_classes=2) -> nn.Module` whose
+forward(ids, lengths) returns logits (B, n_classes) and whose `embedding` is the nn.Embedding
+(n_classes is passed only for data of k > 2 classes). Everything else is here, once:
 a registry line naming the module (ModelSpec(..., module="sentibench.nn.cnn")) is a model.
 The model's own Config sits under the `model` key: `--set model.hidden=128`, `[model]` in TOML.
 """
@@ -17,6 +18,7 @@ import copy
 import dataclasses
 import functools
 import importlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -41,8 +43,14 @@ from sentibench.data.dataset import Splits
 from sentibench.data.text import tokenize
 from sentibench.data.vectors import align, check_vectors_source
 from sentibench.data.vocab import PAD_INDEX, Vocabulary
-from sentibench.errors import ConfigError, DataError
-from sentibench.predictor import Batch, proba_of_batches
+from sentibench.errors import ConfigError, DataError, SentibenchError
+from sentibench.predictor import (
+    BINARY_LABELS,
+    Batch,
+    binary_columns,
+    class_proba_of_batches,
+    proba_of_batches,
+)
 from sentibench.registry import ModelSpec
 from sentibench.runs import RunDir, atomic_write_json
 from sentibench.train.checkpoint import load_weights, save_weights
@@ -152,11 +160,13 @@ class ClassicPredictor:
         vocab: Vocabulary,
         model: nn.Module,
         info: dict[str, Any] | None = None,
+        label_names: tuple[str, ...] = BINARY_LABELS,
     ) -> None:
         self.config = config
         self.vocab = vocab
         self.model = model.eval()
         self.info = info or {}  # vocabulary size and vector coverage, for the run record
+        self.label_names = tuple(label_names)  # one logit per name
         self.n_parameters = sum(p.numel() for p in model.parameters())
         self.n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
 
@@ -167,14 +177,29 @@ class ClassicPredictor:
         for indices, batch in zip(batches.index_batches, batches, strict=True):
             yield indices, {name: batch[name] for name in self.input_names}
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+    def _logits_of(self) -> Any:  # Callable[[Batch], torch.Tensor]
         device = next(self.model.parameters()).device
         self.model.eval()
 
         def logits_of(batch: Batch) -> torch.Tensor:
             return self.model(**{name: tensor.to(device) for name, tensor in batch.items()})
 
-        return proba_of_batches(self.batches(texts), len(texts), logits_of)
+        return logits_of
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        if len(self.label_names) != 2:
+            raise SentibenchError(
+                f"This model has {len(self.label_names)} classes "
+                f"({', '.join(self.label_names)}), so it has no P(positive); use "
+                "predictor.class_proba(model, texts) for its class probabilities."
+            )
+        return proba_of_batches(self.batches(texts), len(texts), self._logits_of())
+
+    def predict_class_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, k) class probabilities in label_names order ([1 - p, p] for a binary model)."""
+        if len(self.label_names) == 2:
+            return binary_columns(self.predict_proba(texts))
+        return class_proba_of_batches(self.batches(texts), len(texts), self._logits_of())
 
     def export_module(self) -> nn.Module:
         return copy.deepcopy(self.model).cpu().eval()
@@ -186,6 +211,8 @@ class ClassicPredictor:
         atomic_write_json(directory / "config.json", to_dict(self.config))
         dim = cast(nn.Embedding, self.model.embedding).embedding_dim
         metadata = {"vocab_size": str(len(self.vocab)), "embed_dim": str(dim)}
+        if len(self.label_names) != 2:  # a binary model's weights carry none, as before
+            metadata["label_names"] = json.dumps(list(self.label_names))
         save_weights(self.model, directory / "model.safetensors", metadata)
 
 
@@ -218,14 +245,19 @@ class ClassicRecipe:
             bases=(ClassicConfig,),
         )  # fmt: skip
 
-    def build_model(self, config: ClassicConfig, vectors: torch.Tensor) -> nn.Module:
+    def build_model(
+        self, config: ClassicConfig, vectors: torch.Tensor, n_classes: int = 2
+    ) -> nn.Module:
         max_positions = getattr(config.model, "max_positions", None)
         if max_positions is not None and config.max_len > max_positions:
             raise ConfigError(
                 f"max_len {config.max_len} exceeds model.max_positions {max_positions}; "
                 "raise model.max_positions or lower max_len."
             )
-        return self.arch.build(config.model, vectors, PAD_INDEX, config.freeze_embeddings)
+        arguments = (config.model, vectors, PAD_INDEX, config.freeze_embeddings)
+        if n_classes == 2:  # binary: the four arguments every architecture module takes
+            return self.arch.build(*arguments)
+        return self.arch.build(*arguments, n_classes=n_classes)
 
     def train(self, config: ClassicConfig, splits: Splits, run: RunDir | None) -> ClassicPredictor:
         train_tokens = [tokenize(text) for text in splits.train["text"]]
@@ -248,7 +280,8 @@ class ClassicRecipe:
                 train_ids, train_labels, c.batch_size, c.seed, epoch, c.bucket, pad_to
             )
 
-        model = self.build_model(config, torch.from_numpy(vectors.matrix))
+        names = splits.label_names
+        model = self.build_model(config, torch.from_numpy(vectors.matrix), len(names))
         result = train_loop(
             model,
             train_batches,
@@ -259,7 +292,7 @@ class ClassicRecipe:
         )  # fmt: skip
         info = {**vectors.summary(), "best_epoch": result.best_epoch,
                 "best_val_accuracy": result.best_accuracy}  # fmt: skip
-        return ClassicPredictor(config, vocab, result.model, info)
+        return ClassicPredictor(config, vocab, result.model, info, names)
 
     def load(self, config: ClassicConfig, model_dir: Path) -> ClassicPredictor:
         model_dir = Path(model_dir)
@@ -268,10 +301,13 @@ class ClassicRecipe:
         if not weights.is_file():
             raise DataError(f"{weights} is missing; the run's model was not saved completely.")
         with safe_open(str(weights), framework="pt") as handle:
-            dim = int(handle.metadata()["embed_dim"])
-        model = self.build_model(config, torch.zeros(len(vocab), dim))
+            metadata = handle.metadata()
+        dim = int(metadata["embed_dim"])
+        names = tuple(json.loads(metadata["label_names"])) if "label_names" in metadata else None
+        names = names or BINARY_LABELS  # weights saved without label names are binary
+        model = self.build_model(config, torch.zeros(len(vocab), dim), len(names))
         load_weights(model, weights)
-        return ClassicPredictor(config, vocab, model.to(PartialState().device))
+        return ClassicPredictor(config, vocab, model.to(PartialState().device), None, names)
 
 
 @functools.cache  # one recipe per spec: its config_cls is then one class (configs compare equal)

@@ -72,12 +72,24 @@ def check_loss(loss: float, step: int, lr: float) -> None:
 
 
 def one_class_share(predictions: np.ndarray) -> float:
-    """Share of predictions (0/1 labels) that fall in the more frequent class."""
+    """Share of predictions (label ids 0..k-1) that fall in the most frequent class."""
     predictions = np.asarray(predictions)
     if predictions.size == 0:
         return 0.0
+    if predictions.max() > 1:  # k > 2 classes
+        return float(np.bincount(predictions).max() / predictions.size)
     positive = float(predictions.mean())
     return max(positive, 1.0 - positive)
+
+
+def check_not_one_class(name: str, predicted_share: float, true_share: float, split: str) -> None:
+    """Raise CollapseError if `predicted_share` of the `split` reviews (>= ONE_CLASS_SHARE) go to
+    one class while the data has others (its largest class holds `true_share` < 1)."""
+    if predicted_share >= ONE_CLASS_SHARE and true_share < 1.0:
+        raise CollapseError(
+            f"{name} predicts one class for {predicted_share:.1%} "
+            f"of the {split} reviews; it has collapsed (try a lower learning rate)."
+        )
 
 
 @dataclass
@@ -97,11 +109,16 @@ class CollapseGuard:
         check_loss(loss, step, lr)
 
     def check_final(
-        self, train_loss: float | None, accuracy: float | None, labels: np.ndarray | None
+        self,
+        train_loss: float | None,
+        accuracy: float | None,
+        labels: np.ndarray | None,
+        classes: int = 2,
     ) -> None:
         """At the end of training: the divergence checks (see the module doc); `accuracy` and
-        `labels` are the kept model's validation ones, None in a refit without validation."""
-        check_diverged_loss(train_loss)
+        `labels` are the kept model's validation ones, None in a refit without validation;
+        `classes` is the model's number of outputs (chance loss ln classes)."""
+        check_diverged_loss(train_loss, classes)
         if accuracy is not None and labels is not None:
             check_above_majority(accuracy, labels)
 

@@ -4,8 +4,9 @@ It knows nothing about words or tokenizers. It sees
 
     model          an nn.Module
     batches        dicts of tensors with a "labels" LongTensor[B]; every other key is input
-    forward        forward(model, batch) -> logits FloatTensor[B, 2]; the default calls
-                   model(**inputs) and takes `.logits` when the output has it (Hugging Face)
+    forward        forward(model, batch) -> logits FloatTensor[B, k] (k classes, 2 for
+                   binary); the default calls model(**inputs) and takes `.logits` when the
+                   output has it (Hugging Face)
 
 and does: device placement (cuda / mps / cpu, chosen by accelerate), mixed precision (bf16 /
 fp16 on CUDA; on a CPU bf16 autocast when the recipe asks for it, else fp32; the weights and
@@ -177,7 +178,7 @@ def make_accelerator(mixed_precision: str, cpu_bf16: bool = False) -> Accelerato
 def predict_logits(
     model: nn.Module, batches: Iterable[Batch], forward: Forward, device: torch.device
 ) -> torch.Tensor:
-    """Logits (N, 2) on the CPU, in batch order, with the model in eval mode."""
+    """Logits (N, k) on the CPU, in batch order, with the model in eval mode."""
     model.eval()
     outputs = [forward(model, send_to_device(batch, device)).float().cpu() for batch in batches]
     return torch.cat(outputs) if outputs else torch.empty(0, 2)
@@ -254,6 +255,7 @@ class _Trainer:
         labels = [batch["labels"] for batch in val_batches]
         self.val_labels = torch.cat(labels).numpy() if labels else np.empty(0, dtype=np.int64)
         self.validates = len(self.val_labels) > 0
+        self.classes = 2  # the model's output width, read from its first logits
 
         # Summed per epoch: token-budget batches differ in number from one epoch to the next.
         total_steps = sum(
@@ -356,7 +358,7 @@ class _Trainer:
         if state.finished and self.config.require_learning:
             kept_accuracy = state.best_accuracy if self.validates else None
             labels = self.val_labels if self.validates else None
-            self.guard.check_final(train_loss, kept_accuracy, labels)
+            self.guard.check_final(train_loss, kept_accuracy, labels, self.classes)
         if state.finished and self.best_weights is not None:
             self.plain_model.load_state_dict(self.best_weights)
         if self.run is not None and self.accelerator.is_main_process:
@@ -394,7 +396,7 @@ class _Trainer:
         model.train()
         total_loss, seen = 0.0, 0
         correct = torch.zeros((), dtype=torch.long, device=accelerator.device)  # summed on device
-        positive = torch.zeros((), dtype=torch.long, device=accelerator.device)
+        predicted_counts: torch.Tensor | None = None  # per class, sized by the first logits
         count = len(batches)
         for index, batch in enumerate(batches):
             batch, weight, counted = self._share(batch)
@@ -416,23 +418,29 @@ class _Trainer:
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.state.global_step += 1
+            if predicted_counts is None:  # every process, counted or not: one reduce size
+                self.classes = logits.shape[1]
+                predicted_counts = torch.zeros(
+                    self.classes, dtype=torch.long, device=accelerator.device
+                )
             if not counted:
                 continue
             total_loss += value * len(labels)
             predicted = logits.argmax(dim=1)
             correct += (predicted == labels).sum()
-            positive += predicted.sum()
+            predicted_counts += torch.bincount(predicted, minlength=self.classes)
             seen += len(labels)
             if (index + 1) % config.log_every == 0 or index + 1 == count:
                 accuracy = int(correct) / seen
                 progress.update(task, completed=index + 1, loss=total_loss / seen, acc=accuracy)
-        sums = [total_loss, float(correct), float(positive), float(seen)]
+        counts = [0.0] * self.classes if predicted_counts is None else predicted_counts.tolist()
+        sums = [total_loss, float(correct), float(seen), *map(float, counts)]
         if world > 1:  # the epoch's figures over every process's rows
             totals = torch.tensor(sums, dtype=torch.float64, device=accelerator.device)
             sums = accelerator.reduce(totals, reduction="sum").tolist()
-        total_loss, correct_sum, positive_sum, seen_sum = sums
+        total_loss, correct_sum, seen_sum = sums[:3]
         rows = max(seen_sum, 1)
-        share = max(positive_sum, seen_sum - positive_sum) / rows
+        share = max(sums[3:]) / rows  # the most predicted class's share
         return total_loss / rows, correct_sum / rows, int(seen_sum), share
 
     def _share(self, batch: Batch) -> tuple[Batch, float, bool]:
@@ -474,7 +482,7 @@ class _Trainer:
         figures = [
             loss,
             float((predictions == self.val_labels).mean()),
-            macro_f1(self.val_labels, predictions),
+            macro_f1(self.val_labels, predictions, logits.shape[1]),
             one_class_share(predictions),
         ]
         if self.accelerator.num_processes > 1:  # the main process's figures decide for all

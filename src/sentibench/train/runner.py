@@ -20,8 +20,18 @@ from sentibench.calibration import TemperatureScaled, fit_on_validation, uncalib
 from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
 from sentibench.data.dataset import Splits, load_splits, load_training_splits
 from sentibench.errors import CollapseError, ConfigError, Pruned, SentibenchError
-from sentibench.metrics import calibration_metrics, classification_metrics
-from sentibench.predictor import PROBA_DECIMALS, Predictor, labels_from_proba
+from sentibench.metrics import (
+    calibration_metrics,
+    classification_metrics,
+    majority_prediction_share,
+)
+from sentibench.predictor import (
+    PROBA_DECIMALS,
+    Predictor,
+    binary_columns,
+    class_proba,
+    labels_from_class_proba,
+)
 from sentibench.provenance import (
     command_line,
     git_commit,
@@ -39,7 +49,7 @@ from sentibench.runs import (
     now_iso,
     refuse_remote_code,
 )
-from sentibench.train.guard import ONE_CLASS_SHARE  # one rule for validation and test
+from sentibench.train.guard import check_not_one_class  # one rule for validation and test
 
 
 def default_preset(spec: ModelSpec) -> str:
@@ -114,38 +124,53 @@ def save_model(predictor: Saving, run: RunDir) -> None:
     tmp.rename(run.model_dir)
 
 
-def write_predictions(path: Path, ids: pd.Series, proba: np.ndarray) -> np.ndarray:
-    """predictions.csv (or val_predictions.csv): id, sentiment (the 0.5 threshold) and
-    prob_positive; return the labels."""
-    labels = labels_from_proba(proba)
-    frame = pd.DataFrame(
-        {"id": ids, "sentiment": labels, "prob_positive": proba.round(PROBA_DECIMALS)}
-    )
+def write_predictions(
+    path: Path,
+    ids: pd.Series,
+    proba: np.ndarray,
+    label_names: tuple[str, ...] = ("negative", "positive"),
+) -> np.ndarray:
+    """predictions.csv (or val_predictions.csv) from (n, k) class probabilities (or P(positive)
+    (n,)); return the label ids. Binary: id, sentiment (the 0.5 threshold) and prob_positive,
+    the Kaggle submission format; k > 2: id, label (the argmax's name), prob_<name> per class."""
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim == 1:
+        proba = binary_columns(proba)
+    labels = labels_from_class_proba(proba)
+    if proba.shape[1] == 2:
+        columns = {"id": ids, "sentiment": labels,
+                   "prob_positive": proba[:, 1].round(PROBA_DECIMALS)}  # fmt: skip
+    else:
+        columns = {"id": ids, "label": np.asarray(label_names, dtype=object)[labels]}
+        for index, name in enumerate(label_names):
+            columns[f"prob_{name}"] = proba[:, index].round(PROBA_DECIMALS)
+    frame = pd.DataFrame(columns)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return labels
 
 
 def held_out_validation_proba(predictor: Predictor, validation: pd.DataFrame) -> np.ndarray:
-    """P(positive) on the validation split from a model that never trained on it: the kept
-    model's own, or, where the recipe refit on train + validation, the one it chose first."""
+    """(n, k) class probabilities on the validation split from a model that never trained on
+    it: the kept model's own, or, where the recipe refit on train + validation, the one it
+    chose first."""
     held_out = getattr(predictor, "held_out_validation_proba", None)
     if held_out is None:
-        held_out = predictor.predict_proba(validation["text"].tolist())
-    proba = np.asarray(held_out, dtype=np.float64)
-    if proba.shape != (len(validation),):
+        proba = class_proba(predictor, validation["text"].tolist())
+    else:
+        proba = np.asarray(held_out, dtype=np.float64)
+        proba = binary_columns(proba) if proba.ndim == 1 else proba
+    if proba.ndim != 2 or proba.shape[0] != len(validation):
         raise ValueError(f"validation probabilities of shape {proba.shape} for {len(validation)}")
     return proba
 
 
 def raise_if_collapsed(name: str, metrics: dict[str, Any], split: str) -> None:
-    """A model that predicts (almost) one class has collapsed, on validation or on test."""
-    majority = max(metrics["positive_rate"], 1 - metrics["positive_rate"])
-    if majority >= ONE_CLASS_SHARE:
-        raise CollapseError(
-            f"{name} predicts one class for {majority:.1%} "
-            f"of the {split} reviews; it has collapsed (try a lower learning rate)."
-        )
+    """A model that predicts (almost) one class of data that has others has collapsed, on
+    validation or on test (the confusion matrix's rows are the true classes)."""
+    truth = np.asarray(metrics["confusion_matrix"]).sum(axis=1)
+    true_share = float(truth.max() / max(truth.sum(), 1))
+    check_not_one_class(name, majority_prediction_share(metrics), true_share, split)
 
 
 @contextmanager
@@ -166,6 +191,15 @@ def recording_outcome(run: RunDir) -> Iterator[None]:
         run.set_status("failed", f"{type(exc).__name__}: {exc}")
         run.log(f"failed: {type(exc).__name__}: {exc}")
         raise
+
+
+def data_record(splits: Splits) -> dict[str, Any]:
+    """config.json's data block: the splits' summary, and their label names for k > 2 (a
+    record without them is binary: negative, positive)."""
+    record = splits.summary()
+    if len(splits.label_names) != 2:
+        record["label_names"] = list(splits.label_names)
+    return record
 
 
 def _predictor_facts(predictor: Predictor) -> dict[str, Any]:
@@ -229,7 +263,7 @@ def run_training(
         "family": spec.family,
         "preset": preset,
         "config": to_dict(config),
-        "data": splits.summary(),
+        "data": data_record(splits),
         "versions": package_versions(),
         "git_commit": git_commit(),
         # native_bf16: the CPU feature that makes cpu_precision auto pick bf16 (None: fp32)
@@ -262,25 +296,29 @@ def run_training(
             )
             run.log(f"temperature {calibration['temperature']:.4f} fitted on validation")
         save_model(predictor, run)
+        names = splits.label_names
         validation_timing = {}
         if score_on == "test" and not splits.validation.empty:  # what ensembles fit on
             started = time.perf_counter()
             held_out = held_out_validation_proba(predictor, splits.validation)
-            write_predictions(run.val_predictions_path, splits.validation["id"], held_out)
+            write_predictions(run.val_predictions_path, splits.validation["id"], held_out, names)
             validation_timing["val_predict_seconds"] = round(time.perf_counter() - started, 3)
         scored = splits.test if score_on == "test" else splits.validation
         started, cpu_started = time.perf_counter(), time.process_time()
         texts = scored["text"].tolist()
-        raw = np.asarray(uncalibrated(predictor).predict_proba(texts), dtype=np.float64)
+        # (n, k) class probabilities; a binary model's are [1 - p, p] (predictor.class_proba)
+        raw = class_proba(uncalibrated(predictor), texts)
         proba = predictor.scale(raw) if isinstance(predictor, TemperatureScaled) else raw
         predict_seconds = time.perf_counter() - started
         cpu_seconds += time.process_time() - cpu_started
+        if proba.shape[1] != len(names):
+            raise ValueError(f"{model} gives {proba.shape[1]} classes, the data {len(names)}")
         if score_on == "test":
-            labels = write_predictions(run.predictions_path, scored["id"], proba)
+            labels = write_predictions(run.predictions_path, scored["id"], proba, names)
         else:  # no predictions.csv: reports read it as the test split's
-            labels = labels_from_proba(proba)
+            labels = labels_from_class_proba(proba)
         truth = scored["label"].to_numpy()
-        metrics = classification_metrics(truth, labels)
+        metrics = classification_metrics(truth, labels, names)
         metrics.update(calibration_metrics(truth, proba))  # of the probabilities predicted
         if calibration is not None:
             before = calibration_metrics(truth, raw)

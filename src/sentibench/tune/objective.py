@@ -60,6 +60,7 @@ def fold_splits(job: TuneJob, seed: int) -> list[Splits]:
             whole.source,
             whole.sha256,
             test_read=False,
+            label_names=whole.label_names,
         )
         for fit, held in folds.split(train, train["label"])
     ]

@@ -111,5 +111,7 @@ def write_report(
     atomic_write_text(out / "report.html", to_html(markdown, out, title))
     write_leaderboard_csv(out / "leaderboard.csv", leaderboards)
     with atomic_path(out / "runs.csv") as tmp:
-        runs.drop(columns=["config_key", "confusion_matrix"]).to_csv(tmp, index=False)
+        runs.drop(columns=["config_key", "confusion_matrix", "label_names"]).to_csv(
+            tmp, index=False
+        )
     return ReportResult(out / "report.md", out / "report.html", made, leaderboards, unranked)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from sentibench.eval.report.reviews import excerpt
-from sentibench.eval.significance import read_predictions, with_truth
+from sentibench.eval.significance import probabilities, read_predictions, with_truth
 from sentibench.runs import RunRecord
 
 MISTAKES_PER_MODEL = 3
@@ -102,7 +102,15 @@ def leaderboard_lines(
     return md_table(header, rows, "rlllrrlrrrrrrrl")
 
 
-def error_analysis_lines(groups: pd.DataFrame, truth: pd.DataFrame) -> list[str]:
+def error_analysis_lines(
+    groups: pd.DataFrame,
+    truth: pd.DataFrame,
+    label_names: tuple[str, ...] = ("negative", "positive"),
+) -> list[str]:
+    """Each model's most confident mistakes and the reviews every model gets wrong; binary by
+    P(positive), k classes by the probability of the (wrong) predicted class."""
+    if len(label_names) != 2:
+        return _error_analysis_k(groups, truth, label_names)
     lines = [
         "### Error analysis",
         "",
@@ -112,7 +120,7 @@ def error_analysis_lines(groups: pd.DataFrame, truth: pd.DataFrame) -> list[str]
     rows, wrong_sets = [], []
     for row in groups.itertuples():
         joined = with_truth(read_predictions(row.representative), truth)
-        wrong = joined[joined["sentiment"] != joined["label"]]
+        wrong = joined[joined["predicted"] != joined["label"]]
         wrong_sets.append(wrong.set_index("id")["prob_positive"].rename(row.label))
         confidence = (wrong["prob_positive"] - 0.5).abs()
         for mistake in (
@@ -182,6 +190,49 @@ def transfer_lines(table: pd.DataFrame) -> list[str]:
     header = ["run", "model", "trained on", "in-domain", *map(md_cell, datasets)]
     align = "lllr" + "r" * len(datasets)
     return ["## Cross-domain transfer", "", *md_table(header, rows, align), "", TRANSFER_LEGEND, ""]
+
+
+def _error_analysis_k(
+    groups: pd.DataFrame, truth: pd.DataFrame, label_names: tuple[str, ...]
+) -> list[str]:
+    """error_analysis_lines for k > 2 classes."""
+    lines = ["### Error analysis", "", "Most confident mistakes of each model (its median seed):"]
+    lines.append("")
+    rows, wrong_sets = [], []
+    for row in groups.itertuples():
+        joined = with_truth(read_predictions(row.representative), truth)
+        wrong = joined[joined["predicted"] != joined["label"]]
+        confidence = pd.Series(probabilities(wrong).max(axis=1), index=wrong.index)
+        wrong_sets.append(pd.Series(confidence.to_numpy(), index=wrong["id"], name=row.label))
+        for index in confidence.sort_values(ascending=False).index[:MISTAKES_PER_MODEL]:
+            mistake = wrong.loc[index]
+            rows.append(
+                [md_cell(row.label), md_cell(mistake["id"]),
+                 md_cell(label_names[int(mistake["label"])]),
+                 md_cell(label_names[int(mistake["predicted"])]), f"{confidence[index]:.3f}",
+                 md_cell(excerpt(mistake["text"]))]
+            )  # fmt: skip
+    header = ["model", "review id", "true", "predicted", "P(predicted)", "excerpt"]
+    lines += md_table(header, rows, "llllrl")
+    if len(wrong_sets) >= 2:
+        everyone = pd.concat(wrong_sets, axis=1, join="inner")
+        lines += [
+            "",
+            f"**{len(everyone):,} of {len(truth):,} test reviews are misclassified by all "
+            f"{len(wrong_sets)} models.**" + (" Examples:" if len(everyone) else ""),
+            "",
+        ]
+        if len(everyone):
+            shown = everyone.mean(axis=1).rename("mean_p").to_frame().join(truth.set_index("id"))
+            shown = shown.sort_values("mean_p", ascending=False, kind="stable")
+            rows = [
+                [md_cell(review_id), md_cell(label_names[int(r.label)]), f"{r.mean_p:.3f}",
+                 md_cell(excerpt(r.text))]
+                for review_id, r in shown.head(ALL_WRONG_SHOWN).iterrows()
+            ]  # fmt: skip
+            header = ["review id", "true", "mean P(predicted)", "excerpt"]
+            lines += md_table(header, rows, "llrl")
+    return lines + [""]
 
 
 def unranked_lines(unranked: pd.DataFrame) -> list[str]:

@@ -41,6 +41,7 @@ def dataset_section(
     """The section of one dataset: `runs` are its complete runs, `groups` their group table."""
     first = runs.iloc[0]
     source, sha = first["data"], first["sha256"]
+    label_names = tuple(first["label_names"])  # one sha256: one dataset, one set of classes
     name = Path(source).name or source  # sample, imdb, or the folder's name
     prefix = f"{slug(name)}-{sha[:8]}"
     n_test = int(groups["n_test"].iloc[0])
@@ -85,6 +86,7 @@ def dataset_section(
             ),
             plots_dir / f"{prefix}-confusion.png",
             f"Confusion matrices, median seed ({name})",
+            label_names,
         ),
     ]
     if truth is not None and len(scored):
@@ -100,11 +102,12 @@ def dataset_section(
                 reliability_curves(scored, truth),
                 plots_dir / f"{prefix}-reliability.png",
                 f"Reliability of the test probabilities, median seed ({name})",
+                len(label_names),
             )
         )
     lines += images(made)
     if truth is not None and len(scored):
-        lines += error_analysis_lines(scored, truth)
+        lines += error_analysis_lines(scored, truth, label_names)
     return lines, made
 
 

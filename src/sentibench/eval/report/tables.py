@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from sentibench.eval.report.reviews import length_bucket_labels
-from sentibench.eval.significance import read_predictions, with_truth
+from sentibench.eval.significance import probabilities, read_predictions, with_truth
 from sentibench.eval.transfer import transfer_records
 from sentibench.metrics import expected_calibration_error, reliability_bins, wilson_interval
 from sentibench.registry import REGISTRY
@@ -90,6 +90,7 @@ def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
                 "trainable": metrics.get("n_trainable"),
                 "n": metrics.get("n"),
                 "confusion_matrix": metrics.get("confusion_matrix"),
+                "label_names": record.label_names,
             }
         )
     return pd.DataFrame(rows)
@@ -158,6 +159,9 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
         low, high = wilson_interval(round(accuracy * n_test), n_test)
         variant = variants.get(config_key, "")
         spec = REGISTRY.get(model)
+        # the original project's figures are of IMDB's two classes: none for k-class data
+        binary = len(members["label_names"].iloc[0]) == 2 if "label_names" in members else True
+        published = spec.published_accuracy if spec and binary else None
         several = len(members) > 1
         rows.append(
             {
@@ -177,7 +181,7 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
                 "reviews_s": float(members["reviews_s"].mean()),
                 "params": _first(members["params"]),
                 "trainable": _first(members["trainable"]),
-                "published_accuracy": spec.published_accuracy if spec else None,
+                "published_accuracy": published,
                 "representative": representative["path"],
                 "runs": ", ".join(members["run"]),
                 "n_test": n_test,
@@ -247,7 +251,7 @@ def length_table(groups: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     table = {}
     for row in groups.itertuples():
         joined = with_truth(read_predictions(row.representative), truth[["id", "label"]])
-        correct = (joined["sentiment"] == joined["label"]).to_numpy()
+        correct = (joined["predicted"] == joined["label"]).to_numpy()
         bucket = buckets.loc[joined["id"]].array  # stays categorical: buckets keep their order
         table[row.label] = pd.Series(correct).groupby(bucket, observed=False).mean()
     return pd.DataFrame(table)
@@ -259,7 +263,7 @@ def reliability_curves(groups: pd.DataFrame, truth: pd.DataFrame) -> dict[str, d
     curves = {}
     for row in groups.itertuples():
         joined = with_truth(read_predictions(row.representative), truth[["id", "label"]])
-        labels, proba = joined["label"].to_numpy(), joined["prob_positive"].to_numpy()
+        labels, proba = joined["label"].to_numpy(), probabilities(joined)
         ece = expected_calibration_error(labels, proba)
         curves[f"{row.label} (ECE {ece:.3f})"] = reliability_bins(labels, proba)
     return curves

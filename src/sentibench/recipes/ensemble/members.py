@@ -52,6 +52,9 @@ def read_member(path: Path, method: str, fitted: bool) -> Member:
             f"Run {path} was scored on its {split} split (a tune trial), not "
             "on test; only runs scored on the test split can be members."
         )
+    if len(record.label_names) != 2:
+        raise EnsembleError(f"Run {path} has {len(record.label_names)} classes; ensembles "
+                            "combine binary runs only (their P(positive)).")  # fmt: skip
     values = record.config.get("config")
     if isinstance(values, dict) and values.get(REMOTE_CODE_KEY, False) is not False:
         raise EnsembleError(
