@@ -34,12 +34,11 @@ import pandas as pd
 
 from sentibench.errors import ConfigError, DataError, SentibenchError
 from sentibench.metrics import classification_metrics
-from sentibench.predictor import PROBA_DECIMALS, class_proba, labels_from_proba
-from sentibench.runs import RunRecord, load_run, now_iso, read_json, refuse_remote_code
+from sentibench.predictor import PROBA_DECIMALS, class_proba, labels_from_class_proba
+from sentibench.runs import load_run, now_iso, read_json, refuse_remote_code
 
 TRANSFER_DIR = "transfer"
 DROP = "drop"
-BINARY = ("negative", "positive")  # a run record without data.label_names is binary
 RECORD_FILES = frozenset({"metrics.json", "predictions.csv"})
 
 
@@ -47,12 +46,6 @@ RECORD_FILES = frozenset({"metrics.json", "predictions.csv"})
 class TransferResult:
     path: Path  # R/transfer/NAME
     metrics: dict[str, Any]
-
-
-def run_label_names(record: RunRecord) -> tuple[str, ...]:
-    """The label names a run predicts, in label-id order."""
-    names = (record.config.get("data") or {}).get("label_names")
-    return tuple(names) if names else BINARY
 
 
 def parse_maps(items: Sequence[str]) -> dict[str, str]:
@@ -112,7 +105,7 @@ def evaluate_transfer(
     if record.status != "complete":
         raise SentibenchError(f"Run {run} is {record.status}, not complete; nothing to score.")
     refuse_remote_code(record, trust_remote_code)  # before any data is read
-    run_names = run_label_names(record)
+    run_names = record.label_names
     folder, display = resolve_data(data)
     target_names = label_names_of(folder)
     mapping = resolve_mapping(target_names, run_names, parse_maps(maps), f"--data {data}")
@@ -139,7 +132,7 @@ def evaluate_transfer(
             f"Run {run} gives {proba.shape[-1]} class probabilities but records "
             f"{len(run_names)} labels ({', '.join(run_names)}); its record is inconsistent."
         )
-    predicted = predicted_labels(proba)
+    predicted = labels_from_class_proba(proba)
     true = truth[truth >= 0]
 
     own = record.metrics or {}
@@ -174,14 +167,6 @@ def evaluate_transfer(
     final = run / TRANSFER_DIR / folder_name(display, folder)
     _write_record(final, metrics, predictions)
     return TransferResult(final, metrics)
-
-
-def predicted_labels(proba: np.ndarray) -> np.ndarray:
-    """Label ids from (n, k) probabilities: binary keeps the one 0.5 threshold of P(positive)
-    (predictions.csv, predict, serve); k classes take the most probable."""
-    if proba.shape[1] == 2:
-        return labels_from_proba(proba[:, 1])
-    return np.asarray(proba.argmax(axis=1), dtype=np.int64)
 
 
 def transfer_records(run: Path) -> dict[str, dict[str, Any]]:
