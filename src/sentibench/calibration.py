@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from sentibench.errors import SentibenchError
+from sentibench.labels import BINARY_LABELS
 from sentibench.metrics import calibration_metrics
 from sentibench.predictor import Predictor, binary_columns, class_proba
 from sentibench.runs import atomic_write_json
@@ -100,7 +101,7 @@ class TemperatureScaled:
 
     @property
     def label_names(self) -> tuple[str, ...]:
-        return tuple(getattr(self.inner, "label_names", ("negative", "positive")))
+        return tuple(getattr(self.inner, "label_names", BINARY_LABELS))
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.scale(np.asarray(self.inner.predict_proba(texts), dtype=np.float64))

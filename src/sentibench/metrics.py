@@ -8,6 +8,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from sentibench.labels import BINARY_LABELS
+
 # scipy and sklearn are imported where used: the training loop's guard needs only the Wilson
 # interval, and every worker process would pay ~2 s to import them at start
 
@@ -25,9 +27,6 @@ def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tup
     low = 0.0 if successes == 0 else max(0.0, centre - half)
     high = 1.0 if successes == total else min(1.0, centre + half)
     return low, high
-
-
-BINARY_LABELS = ("negative", "positive")
 
 
 def classification_metrics(

@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
+from sentibench.errors import SentibenchError
+from sentibench.labels import BINARY_LABELS
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -157,7 +160,6 @@ def class_proba_of_batches(
     return softmax_proba(batch_logits(batches, n, logits_of))
 
 
-BINARY_LABELS = ("negative", "positive")  # label ids 0 and 1 of a binary model
 PROBA_DECIMALS = 6  # predictions.csv keeps P(positive) to 6 decimals
 
 
@@ -196,3 +198,13 @@ def labels_from_class_proba(proba: np.ndarray) -> np.ndarray:
 def label_names_of_predictor(predictor: object) -> tuple[str, ...]:
     """A predictor's label names (a binary one without them: negative, positive)."""
     return tuple(getattr(predictor, "label_names", BINARY_LABELS))
+
+
+def require_binary(label_names: Sequence[str]) -> None:
+    """predict_proba's guard: P(positive) exists only for a two-class model."""
+    if len(label_names) != 2:
+        raise SentibenchError(
+            f"This model has {len(label_names)} classes ({', '.join(label_names)}), so it has "
+            "no P(positive); use sentibench.predictor.class_proba(model, texts) for its class "
+            "probabilities."
+        )

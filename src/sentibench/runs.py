@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sentibench.errors import SentibenchError
+from sentibench.labels import BINARY_LABELS
 
 STATUSES = ("running", "complete", "collapsed", "failed", "pruned")  # pruned: by a tune
 MARKER = ".sentibench-run"
@@ -198,7 +199,7 @@ class RunRecord:
         """Label id -> name of the data it trained on (config.json's data block holds them
         for k > 2 classes; a record without them is binary)."""
         names = (self.config.get("data") or {}).get("label_names")
-        return tuple(names) if names else ("negative", "positive")
+        return tuple(names) if names else BINARY_LABELS
 
 
 def load_run(path: Path) -> RunRecord:

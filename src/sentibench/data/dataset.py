@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from sentibench.errors import DataError
+from sentibench.labels import BINARY_LABELS
 
 COLUMNS = ("id", "text", "label", "rating")
 SAMPLE_DIR = Path(__file__).parent / "sample"
 TWEETS_SAMPLE_DIR = Path(__file__).parent / "sample_tweets"
-BINARY = ("negative", "positive")  # the label names of a folder whose manifest names none
 # A dataset name in $SENTIBENCH_HOME (`data add NAME`): one plain folder name, never hidden.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -56,7 +56,7 @@ class Splits:
     source: str  # "sample", "imdb", a dataset name, or a folder path
     sha256: str  # of the prepared files, so a run names exactly the data it saw
     test_read: bool = True  # False: a tune trial's splits (test empty, sha256 of train only)
-    label_names: tuple[str, ...] = BINARY  # label id -> class name
+    label_names: tuple[str, ...] = BINARY_LABELS  # label id -> class name
 
     def summary(self) -> dict:
         """What a run record says about its data; two classes keep the form they always had
@@ -70,11 +70,13 @@ class Splits:
             }
         else:
             counts = {name: class_counts(frame, self.label_names) for name, frame in frames}
-        names = {} if self.label_names == BINARY else {"label_names": list(self.label_names)}
+        names = {} if self.label_names == BINARY_LABELS else {"label_names": list(self.label_names)}
         return {**unread, "source": self.source, "sha256": self.sha256, **names, "counts": counts}
 
 
-def class_counts(frame: pd.DataFrame, label_names: tuple[str, ...] = BINARY) -> dict[str, int]:
+def class_counts(
+    frame: pd.DataFrame, label_names: tuple[str, ...] = BINARY_LABELS
+) -> dict[str, int]:
     """{"n": rows, <name>: rows of that class, ...} in label-id order."""
     found = frame["label"].value_counts()
     return {"n": len(frame)} | {
@@ -89,10 +91,10 @@ def label_names_of(folder: Path) -> tuple[str, ...]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # no manifest, or one sentibench did not write
-        return BINARY
+        return BINARY_LABELS
     names = manifest.get("label_names") if isinstance(manifest, dict) else None
     if names is None:
-        return BINARY
+        return BINARY_LABELS
     if (
         not isinstance(names, list)
         or len(names) < 2
@@ -114,7 +116,7 @@ def sha256_file(path: Path) -> str:
 
 
 def validate_frame(
-    frame: pd.DataFrame, where: str, label_names: tuple[str, ...] = BINARY
+    frame: pd.DataFrame, where: str, label_names: tuple[str, ...] = BINARY_LABELS
 ) -> pd.DataFrame:
     """Check columns, labels (ids of `label_names`), empty texts and duplicate ids; return it in
     canonical dtypes."""
@@ -189,7 +191,7 @@ def split_file(folder: Path, split: str) -> Path:
     )
 
 
-def read_split(path: Path, label_names: tuple[str, ...] = BINARY) -> pd.DataFrame:
+def read_split(path: Path, label_names: tuple[str, ...] = BINARY_LABELS) -> pd.DataFrame:
     """Read and validate one split file (.parquet or .jsonl)."""
     try:
         if path.suffix == ".parquet":

@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from sentibench.labels import BINARY_LABELS
 from sentibench.runs import atomic_path
 
 DPI = 110
@@ -142,7 +143,7 @@ def training_curves(history: list[dict], path: Path, title: str) -> Path | None:
 def class_ticks(label_names: tuple[str, ...]) -> list[str]:
     """Axis labels of a confusion matrix: neg / pos for IMDB's classes, else each name cut to
     8 characters."""
-    if tuple(label_names) == ("negative", "positive"):
+    if tuple(label_names) == BINARY_LABELS:
         return ["neg", "pos"]
     return [name if len(name) <= 8 else name[:7] + "…" for name in label_names]
 
@@ -151,7 +152,7 @@ def confusion_matrices(
     runs: pd.DataFrame,
     path: Path,
     title: str,
-    label_names: tuple[str, ...] = ("negative", "positive"),
+    label_names: tuple[str, ...] = BINARY_LABELS,
 ) -> Path:
     """A grid of k x k test confusion matrices (rows true, columns predicted, in label id
     order). `runs` columns: label, confusion_matrix."""

@@ -30,11 +30,12 @@ from typing import Any
 import numpy as np
 
 from sentibench.errors import ConfigError, DataError, SentibenchError
+from sentibench.labels import BINARY_LABELS
 from sentibench.predictor import Predictor, class_proba, labels_from_proba
 from sentibench.runs import RunRecord
 from sentibench.runtime import set_threads
 
-LABELS = ("negative", "positive")  # index = the label id in predictions.csv
+LABELS = BINARY_LABELS  # index = the label id in predictions.csv
 BACKENDS = ("original", "onnx", "int8", "bf16")
 WORD = re.compile(r"\S+")
 

@@ -50,6 +50,7 @@ from torch import nn
 
 from sentibench.calibration import same_calibration, uncalibrated
 from sentibench.errors import SentibenchError
+from sentibench.labels import BINARY_LABELS
 from sentibench.predictor import (
     Batch,
     Predictor,
@@ -58,6 +59,7 @@ from sentibench.predictor import (
     class_proba,
     labels_from_proba,
     proba_of_batches,
+    require_binary,
     softmax_proba,
 )
 from sentibench.runs import RunRecord, atomic_write_json, now_iso
@@ -100,15 +102,11 @@ class ExportedPredictor:
         self.module = module
         # the source's classes (k > 2: (n, k) logits); a predictor without names is binary
         self.label_names: tuple[str, ...] = tuple(
-            getattr(source, "label_names", None) or ("negative", "positive")
+            getattr(source, "label_names", None) or BINARY_LABELS
         )
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        if len(self.label_names) != 2:
-            raise SentibenchError(
-                f"This export has {len(self.label_names)} classes, so it has no single "
-                "P(positive); use predict_class_proba."
-            )
+        require_binary(self.label_names)
         return proba_of_batches(self.source.batches(texts), len(texts), self.logits_of)
 
     def predict_class_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -367,7 +365,7 @@ def export_run(
         else:
             exported = int8_predictor(source) if fmt == "int8" else bf16_predictor(source)
         exported = same_calibration(loaded, exported)  # compared with predictions.csv's
-        names = record_label_names(record)
+        names = record.label_names
         started = time.perf_counter()
         proba = exported.predict_proba(texts) if len(names) == 2 else class_proba(exported, texts)
         seconds = time.perf_counter() - started
@@ -398,12 +396,6 @@ def export_run(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {**summary, "path": str(final)}
-
-
-def record_label_names(record: RunRecord) -> tuple[str, ...]:
-    """The run's classes from its record's data block (absent: the two IMDB classes)."""
-    names = (record.config.get("data") or {}).get("label_names")
-    return tuple(names) if names else ("negative", "positive")
 
 
 def _compared(

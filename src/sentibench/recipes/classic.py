@@ -43,13 +43,14 @@ from sentibench.data.dataset import Splits
 from sentibench.data.text import tokenize
 from sentibench.data.vectors import align, check_vectors_source
 from sentibench.data.vocab import PAD_INDEX, Vocabulary
-from sentibench.errors import ConfigError, DataError, SentibenchError
+from sentibench.errors import ConfigError, DataError
 from sentibench.predictor import (
     BINARY_LABELS,
     Batch,
     binary_columns,
     class_proba_of_batches,
     proba_of_batches,
+    require_binary,
 )
 from sentibench.registry import ModelSpec
 from sentibench.runs import RunDir, atomic_write_json
@@ -187,12 +188,7 @@ class ClassicPredictor:
         return logits_of
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        if len(self.label_names) != 2:
-            raise SentibenchError(
-                f"This model has {len(self.label_names)} classes "
-                f"({', '.join(self.label_names)}), so it has no P(positive); use "
-                "predictor.class_proba(model, texts) for its class probabilities."
-            )
+        require_binary(self.label_names)
         return proba_of_batches(self.batches(texts), len(texts), self._logits_of())
 
     def predict_class_proba(self, texts: Sequence[str]) -> np.ndarray:

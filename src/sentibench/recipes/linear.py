@@ -44,7 +44,7 @@ from sentibench.config import BaseConfig
 from sentibench.data.dataset import Splits
 from sentibench.data.ngrams import NgramCounter, TokenizedCorpus, tokenize_corpus
 from sentibench.errors import ConfigError, SentibenchError
-from sentibench.predictor import BINARY_LABELS, binary_columns
+from sentibench.predictor import BINARY_LABELS, binary_columns, require_binary
 from sentibench.runs import RunDir, atomic_path, atomic_write_json
 
 FORMAT = "sentibench-linear"
@@ -239,12 +239,7 @@ class LinearTextModel:
         return softmax(matrices[0] @ self.coef.T + self.intercept, axis=1)
 
     def predict_proba(self, texts: Sequence[str] | TokenizedCorpus) -> np.ndarray:
-        if not self.binary:
-            raise SentibenchError(
-                f"This model has {len(self.label_names)} classes "
-                f"({', '.join(self.label_names)}), so it has no P(positive); use "
-                "predictor.class_proba(model, texts) for its class probabilities."
-            )
+        require_binary(self.label_names)
         return expit(self.features(texts) @ self.coef + self.intercept)
 
     def predict_class_proba(self, texts: Sequence[str] | TokenizedCorpus) -> np.ndarray:

@@ -20,6 +20,7 @@ from sentibench.calibration import TemperatureScaled, fit_on_validation, uncalib
 from sentibench.config import apply_values, overrides_to_dict, read_toml, to_dict
 from sentibench.data.dataset import Splits, load_splits, load_training_splits
 from sentibench.errors import CollapseError, ConfigError, Pruned, SentibenchError
+from sentibench.labels import BINARY_LABELS
 from sentibench.metrics import (
     calibration_metrics,
     classification_metrics,
@@ -128,7 +129,7 @@ def write_predictions(
     path: Path,
     ids: pd.Series,
     proba: np.ndarray,
-    label_names: tuple[str, ...] = ("negative", "positive"),
+    label_names: tuple[str, ...] = BINARY_LABELS,
 ) -> np.ndarray:
     """predictions.csv (or val_predictions.csv) from (n, k) class probabilities (or P(positive)
     (n,)); return the label ids. Binary: id, sentiment (the 0.5 threshold) and prob_positive,

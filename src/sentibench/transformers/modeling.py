@@ -36,6 +36,7 @@ from typing import Any
 from torch import nn
 
 from sentibench.errors import ConfigError, SentibenchError
+from sentibench.labels import BINARY_LABELS
 from sentibench.transformers.architectures import HFModel
 from sentibench.transformers.backbone import (
     load_encoder,
@@ -49,7 +50,6 @@ from sentibench.transformers.prefix.core import PrefixTunedModel
 METHODS = ("full", "lora", "ptuning", "prompt", "prefix")
 HEADS = ("auto", "pooled_linear", "mean_linear")
 META_FILE = "sentibench_transformer.json"
-BINARY_LABELS = ("negative", "positive")  # a model folder without "label_names" has these
 
 
 def load_base(

@@ -11,6 +11,7 @@ import pandas as pd
 
 from sentibench.eval.report.reviews import excerpt
 from sentibench.eval.significance import probabilities, read_predictions, with_truth
+from sentibench.labels import BINARY_LABELS
 from sentibench.runs import RunRecord
 
 MISTAKES_PER_MODEL = 3
@@ -105,7 +106,7 @@ def leaderboard_lines(
 def error_analysis_lines(
     groups: pd.DataFrame,
     truth: pd.DataFrame,
-    label_names: tuple[str, ...] = ("negative", "positive"),
+    label_names: tuple[str, ...] = BINARY_LABELS,
 ) -> list[str]:
     """Each model's most confident mistakes and the reviews every model gets wrong; binary by
     P(positive), k classes by the probability of the (wrong) predicted class."""
@@ -134,23 +135,34 @@ def error_analysis_lines(
                  md_cell(excerpt(mistake.text))]
             )  # fmt: skip
     lines += md_table(["model", "review id", "true", "P(positive)", "excerpt"], rows, "lllrl")
-    if len(wrong_sets) >= 2:
-        everyone = pd.concat(wrong_sets, axis=1, join="inner")
-        lines += [
-            "",
-            f"**{len(everyone):,} of {len(truth):,} test reviews are misclassified by all "
-            f"{len(wrong_sets)} models.**" + (" Examples:" if len(everyone) else ""),
-            "",
-        ]
-        if len(everyone):
-            shown = everyone.mean(axis=1).rename("mean_p").to_frame().join(truth.set_index("id"))
-            shown = shown.loc[(shown["mean_p"] - 0.5).abs().sort_values(ascending=False).index]
-            rows = [
-                [md_cell(review_id), "positive" if r.label == 1 else "negative",
-                 f"{r.mean_p:.3f}", md_cell(excerpt(r.text))]
-                for review_id, r in shown.head(ALL_WRONG_SHOWN).iterrows()
-            ]  # fmt: skip
-            lines += md_table(["review id", "true", "mean P(positive)", "excerpt"], rows, "llrl")
+    return lines + _all_wrong_lines(wrong_sets, truth, BINARY_LABELS, "P(positive)")
+
+
+def _all_wrong_lines(
+    wrong_sets: list[pd.Series], truth: pd.DataFrame, label_names: tuple[str, ...], column: str
+) -> list[str]:
+    """The reviews every model gets wrong, most confidently wrong first: `wrong_sets` holds each
+    model's `column` (P(positive), or P(predicted) for k classes) on its mistakes, by id."""
+    if len(wrong_sets) < 2:
+        return [""]
+    everyone = pd.concat(wrong_sets, axis=1, join="inner")
+    lines = [
+        "",
+        f"**{len(everyone):,} of {len(truth):,} test reviews are misclassified by all "
+        f"{len(wrong_sets)} models.**" + (" Examples:" if len(everyone) else ""),
+        "",
+    ]
+    if len(everyone):
+        shown = everyone.mean(axis=1).rename("mean_p").to_frame().join(truth.set_index("id"))
+        # binary: distance from the 0.5 threshold; k classes: the wrong class's probability
+        confidence = (shown["mean_p"] - 0.5).abs() if len(label_names) == 2 else shown["mean_p"]
+        shown = shown.loc[confidence.sort_values(ascending=False, kind="stable").index]
+        rows = [
+            [md_cell(review_id), md_cell(label_names[int(r.label)]), f"{r.mean_p:.3f}",
+             md_cell(excerpt(r.text))]
+            for review_id, r in shown.head(ALL_WRONG_SHOWN).iterrows()
+        ]  # fmt: skip
+        lines += md_table(["review id", "true", f"mean {column}", "excerpt"], rows, "llrl")
     return lines + [""]
 
 
@@ -214,25 +226,7 @@ def _error_analysis_k(
             )  # fmt: skip
     header = ["model", "review id", "true", "predicted", "P(predicted)", "excerpt"]
     lines += md_table(header, rows, "llllrl")
-    if len(wrong_sets) >= 2:
-        everyone = pd.concat(wrong_sets, axis=1, join="inner")
-        lines += [
-            "",
-            f"**{len(everyone):,} of {len(truth):,} test reviews are misclassified by all "
-            f"{len(wrong_sets)} models.**" + (" Examples:" if len(everyone) else ""),
-            "",
-        ]
-        if len(everyone):
-            shown = everyone.mean(axis=1).rename("mean_p").to_frame().join(truth.set_index("id"))
-            shown = shown.sort_values("mean_p", ascending=False, kind="stable")
-            rows = [
-                [md_cell(review_id), md_cell(label_names[int(r.label)]), f"{r.mean_p:.3f}",
-                 md_cell(excerpt(r.text))]
-                for review_id, r in shown.head(ALL_WRONG_SHOWN).iterrows()
-            ]  # fmt: skip
-            header = ["review id", "true", "mean P(predicted)", "excerpt"]
-            lines += md_table(header, rows, "llrl")
-    return lines + [""]
+    return lines + _all_wrong_lines(wrong_sets, truth, label_names, "P(predicted)")
 
 
 def unranked_lines(unranked: pd.DataFrame) -> list[str]:

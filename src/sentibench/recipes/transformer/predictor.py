@@ -13,11 +13,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from sentibench.errors import SentibenchError
-from sentibench.predictor import Batch, batch_logits, positive_proba, softmax_proba
+from sentibench.labels import BINARY_LABELS
+from sentibench.predictor import (
+    Batch,
+    batch_logits,
+    positive_proba,
+    require_binary,
+    softmax_proba,
+)
 from sentibench.recipes.transformer.config import TransformerConfig
 from sentibench.runtime import cpu_precision
-from sentibench.transformers.modeling import BINARY_LABELS, parameter_counts, save_model
+from sentibench.transformers.modeling import parameter_counts, save_model
 from sentibench.transformers.tokenization import (
     ReviewEncoder,
     length_sorted_order,
@@ -156,12 +162,7 @@ class TransformerPredictor:
         return batch_logits(self.batches(texts), len(texts), self._logits_of, k)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        if len(self.label_names) != 2:
-            raise SentibenchError(
-                f"This model has {len(self.label_names)} classes "
-                f"({', '.join(self.label_names)}), so it has no single P(positive); "
-                "use predict_class_proba."
-            )
+        require_binary(self.label_names)
         return positive_proba(self.logits(texts))
 
     def predict_class_proba(self, texts: Sequence[str]) -> np.ndarray:
