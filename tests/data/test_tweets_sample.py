@@ -1,6 +1,7 @@
-"""The bundled 3-class tweets sample end to end: tfidf_lr learns it (above the majority-class
-rate), and a run trained on the IMDB sample is scored on its negative and positive tweets with
-neutral dropped, which the report's transfer table shows beside the in-domain accuracy."""
+"""The bundled 3-class tweets sample end to end: tfidf_lr and nbsvm learn it (above the
+majority-class rate), and a run trained on the IMDB sample is scored on its negative and
+positive tweets with neutral dropped, which the report's transfer table shows beside the
+in-domain accuracy."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import pandas as pd
 import pytest
 
 from sentibench.data.dataset import TWEETS_SAMPLE_DIR, load_splits
-from sentibench.eval.report import write_report
+from sentibench.eval.report import run_table
+from sentibench.eval.report.markdown import transfer_lines
+from sentibench.eval.report.tables import transfer_table
 from sentibench.eval.transfer import evaluate_transfer
-from sentibench.runs import load_run
+from sentibench.runs import find_runs, load_run
 from sentibench.train.runner import run_training
 
 LABELS = ("negative", "neutral", "positive")
@@ -21,8 +24,9 @@ LABELS = ("negative", "neutral", "positive")
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
-    for data in ("tweets-sample", "sample"):
-        run_training("tfidf_lr", data, "cpu", out=folder / data)
+    for model, data in (("tfidf_lr", "tweets-sample"), ("nbsvm", "tweets-sample"),
+                        ("tfidf_lr", "sample")):  # fmt: skip
+        run_training(model, data, "cpu", out=folder / f"{model}-{data}")
     return folder
 
 
@@ -34,8 +38,9 @@ def test_the_tweets_sample_has_three_classes_and_no_leak():
     assert not set(train["text"]) & set(splits.test["text"])
 
 
-def test_tfidf_lr_learns_the_tweets_sample(runs):
-    record = load_run(runs / "tweets-sample")
+@pytest.mark.parametrize("model", ["tfidf_lr", "nbsvm"])
+def test_a_linear_model_learns_the_tweets_sample(runs, model):
+    record = load_run(runs / f"{model}-tweets-sample")
     assert record.status == "complete" and record.label_names == LABELS
     metrics = record.metrics
     test = load_splits("tweets-sample").test
@@ -45,14 +50,13 @@ def test_tfidf_lr_learns_the_tweets_sample(runs):
 
 
 def test_an_imdb_sample_run_transfers_to_the_tweets_with_neutral_dropped(runs):
-    run = runs / "sample"
+    run = runs / "tfidf_lr-sample"
     result = evaluate_transfer(run, "tweets-sample", ["neutral=drop"])
     test = load_splits("tweets-sample").test
     neutral = int((test["label"] == 1).sum())
     metrics = json.loads((run / "transfer" / "tweets-sample" / "metrics.json").read_text())
     assert metrics == result.metrics
     assert metrics["n"] == len(test) - neutral and metrics["dropped"] == {"neutral": neutral}
-    markdown = write_report(runs).markdown.read_text()
-    section = markdown.split("## Cross-domain transfer")[1].split("\n## ")[0]
+    section = "\n".join(transfer_lines(transfer_table(run_table(find_runs(runs), runs))))
     assert "| run | model | trained on | in-domain | tweets-sample |" in section
     assert f"n={metrics['n']:,}, {neutral} dropped" in section
