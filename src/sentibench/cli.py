@@ -355,8 +355,8 @@ def evaluate(
     or, with --run, score a trained run on another dataset's test split (transfer)."""
     if (predictions is None) == (run is None):
         raise SentibenchError(
-            "evaluate takes either a predictions CSV or --run RUN (with --data NAME), not "
-            + ("both." if run is not None else "neither.")
+            "evaluate takes either a predictions CSV or --run RUN (with --data NAME), "
+            + ("not both." if run is not None else "and got neither.")
         )
     if run is None:
         if maps:
@@ -384,9 +384,16 @@ def evaluate(
 
 
 def _evaluate_submission(predictions: Path, data: str) -> None:
-    from sentibench.data.dataset import load_official
+    from sentibench.data.dataset import data_label_names, load_official
     from sentibench.eval.submission import score_submission
 
+    names = data_label_names(data)
+    if len(names) != 2:
+        raise SentibenchError(
+            f"{predictions}: a Kaggle-format id,sentiment file scores two classes, and --data "
+            f"{data} has {len(names)} ({', '.join(names)}); score a run on it with "
+            f"`sentibench evaluate --run RUN --data {data}`."
+        )
     _, test, name, _ = load_official(data)
     metrics = score_submission(predictions, test)
     low, high = metrics["accuracy_ci95"]

@@ -42,6 +42,11 @@ def classification_metrics(
         raise ValueError("labels and predictions must be non-empty and of equal length")
     names = list(label_names)
     ids = list(range(len(names)))
+    if (
+        max(labels.max(), predictions.max()) >= len(names)
+        or min(labels.min(), predictions.min()) < 0
+    ):
+        raise ValueError(f"label ids must lie in 0..{len(names) - 1} ({', '.join(names)})")
     correct = int((labels == predictions).sum())
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 

@@ -188,6 +188,11 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[dict, str]]:
              "options": AddOptions(id_column="id")},
             r"i\.csv row 8 repeats id '0' of column 'id'",
         ),
+        "a named class with no row": (
+            {"path": write(tmp_path / "k.csv", rows(4, classes=("negative", "positive"))),
+             "options": AddOptions(labels=CLASSES)},
+            r"k\.csv has no row of class 'neutral' \(column 'label'\); every class needs",
+        ),
         "too small to stratify": (
             {"path": write(tmp_path / "j.csv", good[:6] + [{"text": "lone", "label": "mixed"}])},
             r"j\.csv cannot be split with every class in train and test",

@@ -146,3 +146,16 @@ def test_predicting_one_class_of_three_is_a_collapse(monkeypatch, tmp_path):
     assert record.metrics["predicted_rate"] == {"negative": 0.0, "neutral": 1.0, "positive": 0.0}
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
     assert set(predictions["label"]) == {"neutral"}
+
+
+def test_classes_named_by_numbers_stay_names_in_the_records(tmp_path):
+    """Star ratings "1".."3": predictions.csv's label column reads back as names, not ints."""
+    from sentibench.eval.significance import probabilities, read_predictions
+
+    data = write_three_class_folder(tmp_path / "stars")
+    (data / "manifest.json").write_text(json.dumps({"label_names": ["1", "2", "3"]}))
+    run = run_training("tfidf_lr", str(data), None, overrides=["min_df=1"], out=tmp_path / "r")
+    frame = read_predictions(run)
+    assert load_run(run).label_names == ("1", "2", "3")
+    assert (frame["predicted"].to_numpy() == probabilities(frame).argmax(axis=1)).all()
+    assert set(frame["predicted_name"]) <= {"1", "2", "3"}

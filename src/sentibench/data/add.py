@@ -284,7 +284,7 @@ def prepare(
             }
         )[list(COLUMNS)]
     first = tables[0]
-    _require_two_classes(frames[first.role], first.where, label_col, label_names)
+    _require_trainable_classes(frames[first.role], first.where, label_col, label_names)
     if first.role == "all":
         train, test = stratified_split(
             frames["all"], options.test_fraction, options.seed, first.where, label_names
@@ -309,7 +309,7 @@ def _require_columns(table: Table, wanted: list[tuple[str, str]]) -> None:
             )
 
 
-def _require_two_classes(
+def _require_trainable_classes(
     frame: pd.DataFrame, where: str, column: str, label_names: tuple[str, ...]
 ) -> None:
     present = sorted(set(frame["label"].tolist()))
@@ -318,6 +318,13 @@ def _require_two_classes(
         raise DataError(
             f"{where} has only one class ({only!r}) in column {column!r}; a classifier needs "
             "two or more."
+        )
+    # a class no model ever trains on cannot be predicted: its k-way head would be untrained
+    missing = [name for i, name in enumerate(label_names) if i not in present]
+    if missing:
+        raise DataError(
+            f"{where} has no row of class {missing[0]!r} (column {column!r}); every class "
+            "needs training rows: leave it out of --labels or add rows of it."
         )
 
 

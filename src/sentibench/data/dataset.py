@@ -280,6 +280,7 @@ def load_training_splits(data: str, val_fraction: float, seed: int) -> Splits:
     path = split_file(folder, "train")
     train = read_split(path, names)
     fit, validation = carve_validation(train, val_fraction, seed)
+    require_every_class(fit, names, str(path))
     empty = train.iloc[:0].copy()
     return Splits(fit, validation, empty, name, sha256_file(path), False, names)
 
@@ -287,4 +288,16 @@ def load_training_splits(data: str, val_fraction: float, seed: int) -> Splits:
 def load_splits(data: str = "auto", val_fraction: float = 0.1, seed: int = 0) -> Splits:
     train, test, name, digest = load_official(data)
     fit, validation = carve_validation(train, val_fraction, seed)
-    return Splits(fit, validation, test, name, digest, label_names=data_label_names(data))
+    names = data_label_names(data)
+    require_every_class(fit, names, f"--data {data}")
+    return Splits(fit, validation, test, name, digest, label_names=names)
+
+
+def require_every_class(fit: pd.DataFrame, label_names: tuple[str, ...], where: str) -> None:
+    """A class with no training row cannot be learned (its head row would stay untrained)."""
+    missing = [n for i, n in enumerate(label_names) if not (fit["label"] == i).any()]
+    if missing and len(fit):
+        raise DataError(
+            f"{where}: no training row of class {missing[0]!r} is left after the validation "
+            "carve; add rows of it, or lower val_fraction."
+        )

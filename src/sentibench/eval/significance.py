@@ -23,7 +23,8 @@ def read_predictions(run_path: Path) -> pd.DataFrame:
     hold id (str), sentiment (0/1), prob_positive; a k-class file id, label (a name: here
     renamed predicted_name, so that it never meets the test labels' `label`) and prob_<name>
     per class, in label id order."""
-    frame = pd.read_csv(Path(run_path) / "predictions.csv", dtype={"id": str})
+    # label names stay strings even where they are numbers ("1" to "5" stars)
+    frame = pd.read_csv(Path(run_path) / "predictions.csv", dtype={"id": str, "label": str})
     if "sentiment" in frame.columns:
         return frame.assign(predicted=frame["sentiment"])
     names = load_run(Path(run_path)).label_names

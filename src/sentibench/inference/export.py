@@ -369,7 +369,7 @@ def export_run(
         started = time.perf_counter()
         proba = exported.predict_proba(texts) if len(names) == 2 else class_proba(exported, texts)
         seconds = time.perf_counter() - started
-        original = pd.read_csv(record.path / "predictions.csv", dtype={"id": str})
+        original = pd.read_csv(record.path / "predictions.csv", dtype={"id": str, "label": str})
         labels, agreement, prob_diff = _compared(proba, original, names)
         summary = {
             "format": fmt,

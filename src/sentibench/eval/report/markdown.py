@@ -129,13 +129,13 @@ def error_analysis_lines(
             .head(MISTAKES_PER_MODEL)
             .itertuples()
         ):
-            label = "positive" if mistake.label == 1 else "negative"
+            label = md_cell(label_names[int(mistake.label)])
             rows.append(
                 [md_cell(row.label), md_cell(mistake.id), label, f"{mistake.prob_positive:.3f}",
                  md_cell(excerpt(mistake.text))]
             )  # fmt: skip
     lines += md_table(["model", "review id", "true", "P(positive)", "excerpt"], rows, "lllrl")
-    return lines + _all_wrong_lines(wrong_sets, truth, BINARY_LABELS, "P(positive)")
+    return lines + _all_wrong_lines(wrong_sets, truth, label_names, "P(positive)")
 
 
 def _all_wrong_lines(

@@ -14,6 +14,7 @@ import pandas as pd
 from sentibench.eval.report.reviews import length_bucket_labels
 from sentibench.eval.significance import probabilities, read_predictions, with_truth
 from sentibench.eval.transfer import transfer_records
+from sentibench.labels import BINARY_LABELS
 from sentibench.metrics import expected_calibration_error, reliability_bins, wilson_interval
 from sentibench.registry import REGISTRY
 from sentibench.runs import RunRecord, atomic_path
@@ -160,7 +161,8 @@ def group_table(runs: pd.DataFrame) -> pd.DataFrame:
         variant = variants.get(config_key, "")
         spec = REGISTRY.get(model)
         # the original project's figures are of IMDB's two classes: none for k-class data
-        binary = len(members["label_names"].iloc[0]) == 2 if "label_names" in members else True
+        names = members["label_names"].iloc[0] if "label_names" in members else BINARY_LABELS
+        binary = tuple(names) == BINARY_LABELS  # IMDB's pair, not any two-class data
         published = spec.published_accuracy if spec and binary else None
         several = len(members) > 1
         rows.append(

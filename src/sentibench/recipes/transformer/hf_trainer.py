@@ -49,6 +49,7 @@ def _callback(
     validates: bool,
     val_labels: np.ndarray | None = None,
     # val_labels: the validation labels for the end-of-training checks; None: those checks off
+    classes: int = 2,  # the head's outputs: chance loss is ln classes
 ) -> Any:
     from transformers import TrainerCallback
 
@@ -89,11 +90,11 @@ def _callback(
                 run.log(f"epoch {epoch}: val accuracy {accuracy:.4f} (trainer)")
             self.guard.check_one_class(self.best_share, epoch, final=epoch >= epochs)
             if epoch >= epochs and val_labels is not None:
-                self.guard.check_final(self.train_loss, self.best_accuracy, val_labels)
+                self.guard.check_final(self.train_loss, self.best_accuracy, val_labels, classes)
 
         def on_train_end(self, args: Any, state: Any, control: Any, **_: Any) -> None:
             if not validates and val_labels is not None:  # a refit: only the loss can tell
-                self.guard.check_final(self.train_loss, None, None)
+                self.guard.check_final(self.train_loss, None, None, classes)
 
     return RunRecordCallback()
 
@@ -160,8 +161,10 @@ def train_with_trainer(
     validation: EncodedReviews,
     config: TransformerConfig,
     run: RunDir | None,
+    classes: int = 2,
 ) -> nn.Module:
-    """Fine-tune with transformers.Trainer; returns the best epoch's model."""
+    """Fine-tune with transformers.Trainer (a `classes`-way head); returns the best epoch's
+    model."""
     from transformers import Trainer
 
     from sentibench.transformers.tokenization import padding_collator
@@ -184,7 +187,7 @@ def train_with_trainer(
             eval_dataset=validation if validates else None,
             data_collator=padding_collator(tokenizer),
             compute_metrics=_metrics,
-            callbacks=[_callback(run, config.epochs, validates, learned_check)],
+            callbacks=[_callback(run, config.epochs, validates, learned_check, classes)],
         )
         trainer.train(resume_from_checkpoint=_resume_point(output_dir, run))
         return trainer.accelerator.unwrap_model(trainer.model)

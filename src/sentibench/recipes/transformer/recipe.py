@@ -58,7 +58,9 @@ class TransformerRecipe:
         if config.loop == "trainer":
             from sentibench.recipes.transformer.hf_trainer import train_with_trainer
 
-            model = train_with_trainer(model, tokenizer, train, validation, config, run)
+            model = train_with_trainer(
+                model, tokenizer, train, validation, config, run, len(label_names)
+            )
         else:
             model = train_native(model, tokenizer, train, validation, config, run)
         predictor = TransformerPredictor(model, tokenizer, config, resolved,
