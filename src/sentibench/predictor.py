@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 import numpy as np
 
 from sentibench.errors import SentibenchError
-from sentibench.labels import BINARY_LABELS
 
 if TYPE_CHECKING:
     import torch
@@ -193,11 +192,6 @@ def labels_from_class_proba(proba: np.ndarray) -> np.ndarray:
     if proba.shape[1] == 2:
         return labels_from_proba(proba[:, 1])
     return proba.argmax(axis=1).astype(np.int64)
-
-
-def label_names_of_predictor(predictor: object) -> tuple[str, ...]:
-    """A predictor's label names (a binary one without them: negative, positive)."""
-    return tuple(getattr(predictor, "label_names", BINARY_LABELS))
 
 
 def require_binary(label_names: Sequence[str]) -> None:

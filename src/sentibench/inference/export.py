@@ -56,6 +56,7 @@ from sentibench.predictor import (
     Predictor,
     TorchPredictor,
     batch_logits,
+    binary_columns,
     class_proba,
     labels_from_proba,
     proba_of_batches,
@@ -113,8 +114,7 @@ class ExportedPredictor:
         """(n, k) class probabilities (binary: [1 - P(positive), P(positive)])."""
         k = len(self.label_names)
         if k == 2:
-            p = self.predict_proba(texts)
-            return np.column_stack([1.0 - p, p])
+            return binary_columns(self.predict_proba(texts))
         logits = batch_logits(self.source.batches(texts), len(texts), self.logits_of, k)
         return softmax_proba(logits)
 

@@ -17,6 +17,7 @@ from sentibench.labels import BINARY_LABELS
 from sentibench.predictor import (
     Batch,
     batch_logits,
+    binary_columns,
     positive_proba,
     require_binary,
     softmax_proba,
@@ -169,8 +170,7 @@ class TransformerPredictor:
         """(n, k) float64 class probabilities in label_names order; with two classes exactly
         [1 - P(positive), P(positive)] of predict_proba."""
         if len(self.label_names) == 2:
-            p = self.predict_proba(texts)
-            return np.column_stack([1.0 - p, p])
+            return binary_columns(self.predict_proba(texts))
         return softmax_proba(self.logits(texts))
 
     def export_module(self) -> nn.Module:
