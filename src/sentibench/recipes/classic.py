@@ -44,8 +44,8 @@ from sentibench.data.text import tokenize
 from sentibench.data.vectors import align, check_vectors_source
 from sentibench.data.vocab import PAD_INDEX, Vocabulary
 from sentibench.errors import ConfigError, DataError
+from sentibench.labels import BINARY_LABELS
 from sentibench.predictor import (
-    BINARY_LABELS,
     Batch,
     binary_columns,
     class_proba_of_batches,

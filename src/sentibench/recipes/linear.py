@@ -44,7 +44,8 @@ from sentibench.config import BaseConfig
 from sentibench.data.dataset import Splits
 from sentibench.data.ngrams import NgramCounter, TokenizedCorpus, tokenize_corpus
 from sentibench.errors import ConfigError, SentibenchError
-from sentibench.predictor import BINARY_LABELS, binary_columns, require_binary
+from sentibench.labels import BINARY_LABELS
+from sentibench.predictor import binary_columns, require_binary
 from sentibench.runs import RunDir, atomic_path, atomic_write_json
 
 FORMAT = "sentibench-linear"
