@@ -114,6 +114,9 @@ def build(runs: Path, found: dict[str, RunRecord]) -> dict[str, list[Path]]:
         for method in METHODS:
             out = runs / "ensembles" / f"{set_name}-{method}"
             if (out / "status.json").exists() and load_run(out).status == "complete":
+                kept = [m["name"] for m in load_run(out).config["config"]["members"]]
+                if kept != [p.name for p in paths]:  # members finished since: build it again
+                    raise SystemExit(f"{out} has other members than {set_name} now; remove it")
                 continue
             build_ensemble(paths, method, out)
     return sets
