@@ -180,7 +180,10 @@ def data_add(
     name: Annotated[str, typer.Argument(help="dataset name: --data NAME uses it")],
     path: Annotated[
         Path | None,
-        typer.Option(help="one file (split here), the train file, or a folder of train.*/test.*"),
+        typer.Option(
+            help="one file (split here), the train file, a folder of train.*/test.*, or "
+            "(--source hf) a folder written by datasets save_to_disk"
+        ),
     ] = None,
     test_path: Annotated[
         Path | None, typer.Option(help="the test file (then --path is train; kept as given)")
