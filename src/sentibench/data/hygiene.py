@@ -15,11 +15,17 @@ import pandas as pd
 from sentibench.errors import DataError
 
 
+def _strings(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """The values as strings (a missing one as ""), and where they are blank: missing, empty
+    or whitespace only."""
+    missing = values.isna().to_numpy()
+    strings = values.astype(object).where(~missing, "").map(str)
+    return strings, missing | (strings.str.strip() == "").to_numpy()
+
+
 def checked_texts(values: pd.Series, where: str, column: str) -> pd.Series:
     """The texts as strings; a missing or whitespace-only one names its row and column."""
-    missing = values.isna().to_numpy()
-    texts = values.astype(object).where(~missing, "").map(str)
-    empty = missing | (texts.str.strip() == "").to_numpy()
+    texts, empty = _strings(values)
     if empty.any():
         row = int(np.flatnonzero(empty)[0])
         raise DataError(
@@ -31,9 +37,8 @@ def checked_texts(values: pd.Series, where: str, column: str) -> pd.Series:
 
 def checked_ids(values: pd.Series, where: str, column: str) -> pd.Series:
     """The ids as strings; a missing or repeated one names its row and column."""
-    missing = values.isna().to_numpy()
-    ids = values.astype(object).where(~missing, "").map(str).str.strip()
-    bad = missing | (ids == "").to_numpy()
+    ids, bad = _strings(values)
+    ids = ids.str.strip()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"{where} row {row + 1} has no id in column {column!r}.")
