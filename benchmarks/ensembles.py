@@ -38,8 +38,11 @@ VALIDATED = ("--set", "val_fraction=0.1", "--set", "calibrate=temperature")
 METHODS = ("mean", "vote", "stack", "greedy")
 
 
-def members() -> list[tuple[str, str, tuple[str, ...]]]:
-    """(run folder name, model, extra arguments) of every member, in training order."""
+Member = tuple[str, str, tuple[str, ...]]  # (run folder name, model, extra train arguments)
+
+
+def members() -> list[Member]:
+    """Every member, in training order."""
     rows = [(f"{m}-val-s0", m, ()) for m in LINEAR]  # the linear presets carve 0.1 themselves
     rows += [(f"{m}-val-s0", m, VALIDATED) for m in NETS]
     rows += [(f"{m}-100d-val-s0", m, (*VALIDATED, "--set", "vectors=glove-6b-100d"))
@@ -47,21 +50,24 @@ def members() -> list[tuple[str, str, tuple[str, ...]]]:
     return rows
 
 
-def train(runs: Path, threads: int) -> None:
-    for name, model, extra in members():
-        if (runs / name / "status.json").exists() and load_run(runs / name).status == "complete":
+def _is_complete(run: Path) -> bool:
+    return (run / "status.json").exists() and load_run(run).status == "complete"
+
+
+def train(runs: Path, threads: int, rows: list[Member] | None = None) -> None:
+    """`sentibench train` each member on full IMDB (cpu preset, seed 0) unless complete."""
+    for name, model, extra in members() if rows is None else rows:
+        if _is_complete(runs / name):
             continue
         subprocess.run([sys.executable, "-m", "sentibench.cli", "train", model, "--data", "imdb",
                         "--preset", "cpu", "--seed", "0", "--set", f"threads={threads}", *extra,
                         "--out", str(runs / name)], check=False)  # fmt: skip
 
 
-def complete(runs: Path) -> dict[str, RunRecord]:
-    found = {}
-    for name, _, _ in members():
-        if (runs / name / "status.json").exists() and load_run(runs / name).status == "complete":
-            found[name] = load_run(runs / name)
-    return found
+def complete(runs: Path, rows: list[Member] | None = None) -> dict[str, RunRecord]:
+    """The members whose runs are complete, by folder name, in member order."""
+    names = [name for name, _, _ in (members() if rows is None else rows)]
+    return {name: load_run(runs / name) for name in names if _is_complete(runs / name)}
 
 
 def _correct(run: Path, split: str, folder: Path) -> tuple[pd.Series, np.ndarray]:
@@ -110,10 +116,15 @@ def build(runs: Path, found: dict[str, RunRecord]) -> dict[str, list[Path]]:
     }
     if sets["50d"] == sets["50d+100d"]:
         del sets["50d+100d"]
+    return build_sets(runs, sets)
+
+
+def build_sets(runs: Path, sets: dict[str, list[Path]]) -> dict[str, list[Path]]:
+    """Each set's ensemble by every method under runs/ensembles/SET-METHOD (kept if complete)."""
     for set_name, paths in sets.items():
         for method in METHODS:
             out = runs / "ensembles" / f"{set_name}-{method}"
-            if (out / "status.json").exists() and load_run(out).status == "complete":
+            if _is_complete(out):
                 kept = [m["name"] for m in load_run(out).config["config"]["members"]]
                 if kept != [p.name for p in paths]:  # members finished since: build it again
                     raise SystemExit(f"{out} has other members than {set_name} now; remove it")

@@ -194,6 +194,13 @@ def labels_from_class_proba(proba: np.ndarray) -> np.ndarray:
     return proba.argmax(axis=1).astype(np.int64)
 
 
+def predicted_ids(proba: np.ndarray) -> np.ndarray:
+    """Label ids from either form a model answers in: P(positive) per text (n,) or class
+    probabilities per text (n, k); the same rule as labels_from_proba / labels_from_class_proba."""
+    proba = np.asarray(proba)
+    return labels_from_proba(proba) if proba.ndim == 1 else labels_from_class_proba(proba)
+
+
 def require_binary(label_names: Sequence[str]) -> None:
     """predict_proba's guard: P(positive) exists only for a two-class model."""
     if len(label_names) != 2:

@@ -77,7 +77,11 @@ def test_a_full_queue_is_a_503_with_retry_after_and_metrics_count_it(fake):
     client = TestClient(app)
     predictor.gate.clear()  # the first request holds the model thread; two more wait
     with ThreadPoolExecutor(3) as pool:
-        held = [pool.submit(client.post, "/predict", json={"text": text(i)}) for i in (1, 2, 3)]
+        # Request 1 first, inside the model, before 2 and 3 queue: sent together, 3 could
+        # find 1 and 2 still queued (a 503), or the gauge be read as the thread takes 1.
+        held = [pool.submit(client.post, "/predict", json={"text": text(1)})]
+        assert predictor.entered.wait(5), "the model thread never took the first request"
+        held += [pool.submit(client.post, "/predict", json={"text": text(i)}) for i in (2, 3)]
         deadline = time.monotonic() + 5
         while app.state.batcher.depth < 2 and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -31,7 +31,7 @@ import numpy as np
 
 from sentibench.errors import ConfigError, DataError, SentibenchError
 from sentibench.labels import BINARY_LABELS
-from sentibench.predictor import Predictor, class_proba, labels_from_proba
+from sentibench.predictor import Predictor, class_proba, labels_from_class_proba, labels_from_proba
 from sentibench.runs import RunRecord
 from sentibench.runtime import set_threads
 
@@ -153,7 +153,7 @@ class RunModel:
         names = self.label_names
         if len(names) == 2:
             return labels_from_proba(self.predict_proba(texts, batch_size))
-        ids = self.predict_class_proba(texts, batch_size).argmax(axis=1)
+        ids = labels_from_class_proba(self.predict_class_proba(texts, batch_size))
         return np.asarray(names, dtype=object)[ids]
 
     def explain(self, text: str, window: int = 1, max_variants: int = 256) -> Explanation:

@@ -27,7 +27,7 @@ import numpy as np
 from sentibench.errors import DataError
 from sentibench.inference.api import LABELS, RunModel
 from sentibench.inference.predict_input import names_a_file, read_texts
-from sentibench.predictor import PROBA_DECIMALS, labels_from_proba
+from sentibench.predictor import PROBA_DECIMALS, predicted_ids
 from sentibench.runs import atomic_path
 
 Format = Literal["csv", "jsonl"]
@@ -184,13 +184,13 @@ def result_rows(
 ) -> Iterator[dict[str, object]]:
     """`proba`: P(positive) per text (n,), or k class probabilities per text (n, k)."""
     columns = probability_columns(proba, label_names)
+    labels = predicted_ids(proba)
     for index, p in enumerate(proba):
         row: dict[str, object] = {} if inputs.ids is None else {ID_COLUMN: inputs.ids[index]}
+        row["label"] = label_names[int(labels[index])]
         if np.ndim(p) == 0:
-            row["label"] = label_names[int(labels_from_proba(p))]
             row["prob_positive"] = round(float(p), PROBA_DECIMALS)  # as in predictions.csv
         else:
-            row["label"] = label_names[int(np.argmax(p))]
             row.update(
                 (name, round(float(q), PROBA_DECIMALS)) for name, q in zip(columns, p, strict=True)
             )

@@ -58,7 +58,7 @@ from sentibench.predictor import (
     batch_logits,
     binary_columns,
     class_proba,
-    labels_from_proba,
+    predicted_ids,
     proba_of_batches,
     require_binary,
     softmax_proba,
@@ -404,11 +404,10 @@ def _compared(
     """(label ids, agreement with predictions.csv, largest probability change): binary
     predictions.csv holds `sentiment` and `prob_positive`; k classes `label` (a name) and
     `prob_<name>` for each."""
+    labels = predicted_ids(proba)
     if len(names) == 2:
-        labels = labels_from_proba(proba)
         agreement = float((labels == original["sentiment"].to_numpy()).mean())
         return labels, agreement, float(np.abs(proba - original["prob_positive"].to_numpy()).max())
-    labels = np.asarray(proba).argmax(axis=1)
     recorded = original["label"].map({name: i for i, name in enumerate(names)}).to_numpy()
     columns = original[[f"prob_{name}" for name in names]].to_numpy(dtype=np.float64)
     agreement = float((labels == recorded).mean())

@@ -45,7 +45,7 @@ from sentibench.inference import service_schema as schema
 from sentibench.inference.api import RunModel
 from sentibench.inference.batching import Batcher, BatchPolicy, Closed, Expired, QueueFull
 from sentibench.inference.service_metrics import MetricsMiddleware, ServiceMetrics
-from sentibench.predictor import labels_from_proba
+from sentibench.predictor import predicted_ids
 
 T = TypeVar("T")
 MAX_ID_CHARS = 128
@@ -168,18 +168,18 @@ def check_unicode(text: str, name: str) -> None:
 def answer_rows(proba: list[Any], label_names: tuple[str, ...]) -> list[dict[str, Any]]:
     """/predict's answer per text: label and prob_positive (binary), or label and the class
     probabilities by name (k > 2 classes, `proba` holding a row per text)."""
+    labels = predicted_ids(np.asarray(proba))
     if len(label_names) == 2:
-        labels = labels_from_proba(np.asarray(proba))
         return [
             {"label": label_names[int(label)], "prob_positive": p}
             for label, p in zip(labels, proba, strict=True)
         ]
     return [
         {
-            "label": label_names[int(np.argmax(row))],
+            "label": label_names[int(label)],
             "probabilities": dict(zip(label_names, row, strict=True)),
         }
-        for row in proba
+        for label, row in zip(labels, proba, strict=True)
     ]
 
 

@@ -45,7 +45,7 @@ from sentibench.data.dataset import Splits
 from sentibench.data.ngrams import NgramCounter, TokenizedCorpus, tokenize_corpus
 from sentibench.errors import ConfigError, SentibenchError
 from sentibench.labels import BINARY_LABELS
-from sentibench.predictor import binary_columns, require_binary
+from sentibench.predictor import binary_columns, predicted_ids, require_binary
 from sentibench.runs import RunDir, atomic_path, atomic_write_json
 
 FORMAT = "sentibench-linear"
@@ -390,9 +390,7 @@ def _labels(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _accuracy(proba: np.ndarray, labels: np.ndarray) -> float:
-    """Binary: the 0.5 threshold of P(positive); k classes: the argmax."""
-    predicted = (proba >= 0.5) if proba.ndim == 1 else proba.argmax(axis=1)
-    return float(np.mean(predicted == labels))
+    return float(np.mean(predicted_ids(proba) == labels))
 
 
 def train_linear(

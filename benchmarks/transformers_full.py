@@ -1,0 +1,148 @@
+"""MiniLM-L6 fine-tuned on the full IMDB split on a CPU (minilm_full, minilm_lora cpu presets),
+compared with NB-SVM by McNemar's test and combined with the linear baselines -> BENCHMARKS.md
+(issue 18).
+
+    python benchmarks/transformers_full.py --runs DIR --threads 2      # train what is missing
+    python benchmarks/transformers_full.py --summarise DIR [--note TEXT]  # the section again
+    python benchmarks/transformers_full.py --runs DIR --models minilm_full  # some of them
+
+Each transformer is one `sentibench train MODEL --data imdb --preset cpu --seed 0` (its cpu
+preset is sized for one background job of <= 2 hours on 2 cores: 22,500 train / 2,500
+validation reviews, the full 25,000 test reviews). The linear baselines train the same way on
+the same validation carve (val_fraction 0.1, seed 0), so that ensembles (`sentibench ensemble`
+mean / vote / stack / greedy) can fit on the members' validation predictions only. A job's wall
+time is its record's completion time minus its creation time (training, validation and test
+scoring, model loading). Run one at a time on quiet cores: the figures are speed figures too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from ensembles import Member, _correct, build_sets, complete, ensemble_table, train
+from sections import command_line, write_section  # benchmarks/ is on sys.path when run
+
+from sentibench.metrics import mcnemar_exact
+from sentibench.recipes.ensemble.members import read_member, shared_data
+from sentibench.runs import RunRecord
+
+TRANSFORMERS = ("minilm_full", "minilm_lora")
+LINEAR = ("nbsvm", "tfidf_lr")  # their cpu presets carve val_fraction 0.1 with seed 0 too
+TARGETS = {"minilm_full": 0.91, "minilm_lora": 0.90}
+BASELINE = "nbsvm-val-s0"
+SHOWN = ("max_length", "truncation", "head_tokens", "epochs", "batch_tokens", "lr")
+
+
+def members(models: tuple[str, ...]) -> list[Member]:
+    return [(f"{m}-val-s0", m, ()) for m in LINEAR] + [(f"{m}-cpu-s0", m, ()) for m in models]
+
+
+def wall_seconds(record: RunRecord) -> float:
+    """The job's wall time: its completion time minus its creation time."""
+    status = (record.path / "status.json").read_text(encoding="utf-8")
+    done = datetime.fromisoformat(json.loads(status)["at"])
+    return (done - datetime.fromisoformat(record.config["created"])).total_seconds()
+
+
+def rows(found: dict[str, RunRecord], folder: Path) -> list[str]:
+    lines = [
+        "| run | settings | train / val / test reviews | val acc | test acc | 95% CI | ECE "
+        "| target | train s | train reviews/s | test reviews/s | job wall h | McNemar vs "
+        f"{BASELINE}: only this right / only nbsvm right, p |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    ids, baseline = _correct(found[BASELINE].path, "test", folder)
+    for name, record in found.items():
+        model, config = record.config["model"], record.config["config"]
+        counts = record.config["data"]["counts"]
+        metrics = record.metrics or {}
+        _, validation_right = _correct(record.path, "validation", folder)
+        mine_ids, right = _correct(record.path, "test", folder)
+        assert list(mine_ids) == list(ids), "every run scored the same test reviews"
+        if name == BASELINE:
+            versus = "—"
+        else:
+            test = mcnemar_exact(np.ones(len(right), dtype=np.int64), right.astype(np.int64),
+                                 baseline.astype(np.int64))  # fmt: skip
+            versus = f"{test['only_a_right']} / {test['only_b_right']}, p = {test['p_value']:.2g}"
+        target = TARGETS.get(model)
+        met = (
+            "" if target is None else (" (met)" if metrics["accuracy"] >= target else " (not met)")
+        )
+        settings = ", ".join(f"{k} {config[k]}" for k in SHOWN if k in config) or "cpu preset"
+        low, high = metrics["accuracy_ci95"]
+        n_train, n_test = counts["train"]["n"], counts["test"]["n"]
+        lines.append(
+            f"| {name} | {settings} | {n_train:,} / {counts['validation']['n']:,} / {n_test:,} "
+            f"| {validation_right.mean():.4f} | **{metrics['accuracy']:.4f}** "
+            f"| {low:.4f}-{high:.4f} | {metrics['ece']:.4f} | {target or ''}{met} "
+            f"| {metrics['train_seconds']:.0f} "
+            f"| {n_train * config.get('epochs', 1) / metrics['train_seconds']:.1f} "
+            f"| {n_test / metrics['predict_seconds']:.1f} | {wall_seconds(record) / 3600:.2f} "
+            f"| {versus} |"
+        )
+    return lines
+
+
+def section(runs: Path, models: tuple[str, ...], note: str) -> str:
+    found = complete(runs, members(models))
+    if BASELINE not in found:
+        raise SystemExit(f"{runs / BASELINE} is not complete: train it first (without --summarise)")
+    folder = shared_data([read_member(found[BASELINE].path, "mean", False)])
+    first = next(r for r in found.values() if r.config["family"] == "transformer")
+    missing = [name for name, _, _ in members(models) if name not in found]
+    lines = [
+        f"- Command: `{command_line('transformers_full.py')}`",
+        f"- Machine of the transformer runs: {first.config.get('machine')}",
+        "- Data: `sentibench data fetch imdb`; every run trained on the same 22,500 reviews and "
+        "validated on the same 2,500 (val_fraction 0.1, seed 0; the linear models then refit "
+        "on all 25,000 and keep the pre-refit model's validation predictions); test = the full "
+        "official 25,000.",
+        *([f"- Not complete (left out): {', '.join(missing)}"] if missing else []),
+        "",
+        *rows(found, folder),
+    ]
+    transformers = [r.path for r in found.values() if r.config["family"] == "transformer"]
+    if transformers:
+        linear = [found[n].path for n in found if n.split("-")[0] in LINEAR]
+        sets = {"linear+minilm": linear + transformers, "nbsvm+minilm": [found[BASELINE].path,
+                *transformers]}  # fmt: skip
+        build_sets(runs, sets)
+        lines += [
+            "",
+            "Ensembles of these runs (fitted on their validation predictions only; members' "
+            "train s = the sum of their training wall seconds):",
+            "",
+            *ensemble_table(runs, sets, found[BASELINE].path, folder),
+        ]
+    if note:
+        lines += ["", note]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path("runs-transformers-full"))
+    parser.add_argument("--models", default=",".join(TRANSFORMERS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--summarise", type=Path, default=None, help="a trained --runs folder")
+    parser.add_argument("--note", default="", help="a paragraph added under the tables")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    models = tuple(m for m in args.models.split(",") if m)
+    runs = args.summarise or args.runs
+    if args.summarise is None:
+        train(runs, args.threads, members(models))
+    text = section(runs, models, args.note)
+    print(text)
+    if not args.no_write:
+        title = "## Transformers on the full IMDB split, CPU (issue 18)\n\n"
+        write_section("transformers-full", title + text)
+
+
+if __name__ == "__main__":
+    main()
