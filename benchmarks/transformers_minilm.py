@@ -239,7 +239,7 @@ def table(rows: list[dict], command: str, machine: str, when: str) -> str:
         f"Measured {when} on {machine} with `{command}`.",
         f"{carve} (seeded, from the official train split), {rows[0]['n_test']:,} "
         f"official test reviews; {shared}; the other settings from the minilm_<method> cpu "
-        "presets.",
+        "presets (full and lora: their subset settings, SUBSET_SETTINGS).",
         "",
         "| method | accuracy (95% CI) | target | met | train s | train reviews/s | "
         "peak memory MiB | trainable params | settings |",

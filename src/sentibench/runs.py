@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,6 +64,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def replace_dir(new: Path, target: Path) -> None:
+    """Rename `new` onto `target`; the old `target` is moved aside first and restored on failure."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    graveyard = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
+    old = graveyard / target.name
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except OSError:
+        os.rename(old, target)
+        raise
+    finally:
+        shutil.rmtree(graveyard, ignore_errors=True)
 
 
 def read_json(path: Path) -> Any:

@@ -169,6 +169,6 @@ def test_bench_cli_reports_a_bad_suite_in_one_line(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: Unknown suite 'nope'; shipped suites: cpu, published, quick, seed, or give a .toml "
-        "file."
+        "error: Unknown suite 'nope'; shipped suites: cpu, cpu_long, published, quick, seed, "
+        "or give a .toml file."
     ]

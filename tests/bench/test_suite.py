@@ -96,7 +96,8 @@ def test_bad_suite_files_give_one_clear_sentence(fakes, tmp_path, body, message)
 
 def test_unknown_suite_name_lists_the_shipped_ones():
     with pytest.raises(
-        ConfigError, match=r"Unknown suite 'nope'; shipped suites: cpu, published, quick, seed"
+        ConfigError,
+        match=r"Unknown suite 'nope'; shipped suites: cpu, cpu_long, published, quick, seed",
     ):
         load_suite("nope")
     with pytest.raises(ConfigError, match="does not exist"):
@@ -110,13 +111,15 @@ def test_override_values_survive_the_trip_through_set(value):
     assert parse_value(toml_literal(value)) == value
 
 
-@pytest.mark.parametrize("name", ["quick", "cpu", "seed"])
+@pytest.mark.parametrize("name", ["quick", "cpu", "cpu_long", "seed"])
 def test_shipped_suites_name_registered_models_and_existing_presets(name):
     """Fails when a shipped suite names a model or preset that the package does not have."""
     assert name in shipped_suites()
     suite = load_suite(name)
     assert suite.runs and all(run.model in REGISTRY for run in suite.runs)
-    assert suite.data == {"quick": "sample", "cpu": "imdb", "seed": "imdb"}[name]
+    assert (
+        suite.data == {"quick": "sample", "cpu": "imdb", "cpu_long": "imdb", "seed": "imdb"}[name]
+    )
 
 
 def test_seed_suite_has_the_seeds_sixteen_entries():

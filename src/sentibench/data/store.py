@@ -21,7 +21,7 @@ import pandas as pd
 
 from sentibench.data.dataset import sha256_file
 from sentibench.errors import DataError
-from sentibench.runs import exclusive_lock
+from sentibench.runs import exclusive_lock, replace_dir
 
 
 @contextlib.contextmanager
@@ -103,23 +103,6 @@ def publish(staging: Path, target: Path, manifest: dict) -> None:
     """Write the manifest last and rename the staging folder onto `target`."""
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     replace_dir(staging, target)
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Rename `new` onto `target`; the old `target` is moved aside first and restored on failure."""
-    if not target.exists():
-        os.rename(new, target)
-        return
-    graveyard = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=target.parent))
-    old = graveyard / target.name
-    os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except OSError:
-        os.rename(old, target)
-        raise
-    finally:
-        shutil.rmtree(graveyard, ignore_errors=True)
 
 
 def is_prepared_by_us(folder: Path) -> bool:

@@ -19,7 +19,6 @@ written into a hidden sibling and renamed into place: re-running replaces it who
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -35,7 +34,7 @@ import pandas as pd
 from sentibench.errors import ConfigError, DataError, SentibenchError
 from sentibench.metrics import classification_metrics
 from sentibench.predictor import PROBA_DECIMALS, class_proba, labels_from_class_proba
-from sentibench.runs import load_run, now_iso, read_json, refuse_remote_code
+from sentibench.runs import load_run, now_iso, read_json, refuse_remote_code, replace_dir
 
 TRANSFER_DIR = "transfer"
 DROP = "drop"
@@ -215,18 +214,6 @@ def _write_record(final: Path, metrics: dict[str, Any], predictions: pd.DataFram
         predictions.to_csv(staging / "predictions.csv", index=False)
         text = json.dumps(metrics, indent=2, default=str) + "\n"
         (staging / "metrics.json").write_text(text, encoding="utf-8")
-        if not final.exists():
-            os.rename(staging, final)
-            return
-        graveyard = Path(tempfile.mkdtemp(prefix=f".{final.name}-old-", dir=parent))
-        try:
-            os.rename(final, graveyard / final.name)
-            try:
-                os.rename(staging, final)
-            except OSError:
-                os.rename(graveyard / final.name, final)
-                raise
-        finally:
-            shutil.rmtree(graveyard, ignore_errors=True)
+        replace_dir(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # already gone after a successful rename

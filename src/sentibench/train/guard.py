@@ -73,13 +73,10 @@ def check_loss(loss: float, step: int, lr: float) -> None:
 
 def one_class_share(predictions: np.ndarray) -> float:
     """Share of predictions (label ids 0..k-1) that fall in the most frequent class."""
-    predictions = np.asarray(predictions)
+    predictions = np.asarray(predictions, dtype=np.int64)
     if predictions.size == 0:
         return 0.0
-    if predictions.max() > 1:  # k > 2 classes
-        return float(np.bincount(predictions).max() / predictions.size)
-    positive = float(predictions.mean())
-    return max(positive, 1.0 - positive)
+    return float(np.bincount(predictions).max() / predictions.size)
 
 
 def check_not_one_class(name: str, predicted_share: float, true_share: float, split: str) -> None:
