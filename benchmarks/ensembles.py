@@ -15,7 +15,6 @@ validation accuracy; each ensemble is compared with it by McNemar's exact test o
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sections import command_line, write_section  # benchmarks/ is on sys.path when run
+from sections import (  # benchmarks/ is on sys.path when run
+    command_line,
+    train_or_summarise_parser,
+    write_section,
+)
 
 from sentibench.metrics import mcnemar_exact
 from sentibench.recipes.ensemble.build import build_ensemble
@@ -235,12 +238,7 @@ def section(runs: Path, note: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=Path("runs-ensembles"))
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--summarise", type=Path, default=None, help="a trained --runs folder")
-    parser.add_argument("--note", default="", help="a paragraph added under the tables")
-    parser.add_argument("--no-write", action="store_true")
+    parser = train_or_summarise_parser(__doc__.splitlines()[0], "runs-ensembles")
     args = parser.parse_args()
     runs = args.summarise or args.runs
     if args.summarise is None:

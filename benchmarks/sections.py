@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import sys
 from pathlib import Path
@@ -34,3 +35,15 @@ def command_line(script: str) -> str:
         if not arg.startswith("--note="):
             args.append(arg)
     return shlex.join(["python", f"benchmarks/{script}", *args])
+
+
+def train_or_summarise_parser(description: str, default_runs: str) -> argparse.ArgumentParser:
+    """The options of a script that trains runs into --runs, or (--summarise DIR) only writes
+    its section again from a trained folder."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runs", type=Path, default=Path(default_runs))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--summarise", type=Path, default=None, help="a trained --runs folder")
+    parser.add_argument("--note", default="", help="a paragraph added under the tables")
+    parser.add_argument("--no-write", action="store_true")
+    return parser

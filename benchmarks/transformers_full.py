@@ -17,14 +17,17 @@ scoring, model loading). Run one at a time on quiet cores: the figures are speed
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from ensembles import Member, _correct, build_sets, complete, ensemble_table, train
-from sections import command_line, write_section  # benchmarks/ is on sys.path when run
+from sections import (  # benchmarks/ is on sys.path when run
+    command_line,
+    train_or_summarise_parser,
+    write_section,
+)
 
 from sentibench.metrics import mcnemar_exact
 from sentibench.recipes.ensemble.members import read_member, shared_data
@@ -125,13 +128,8 @@ def section(runs: Path, models: tuple[str, ...], note: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=Path("runs-transformers-full"))
+    parser = train_or_summarise_parser(__doc__.splitlines()[0], "runs-transformers-full")
     parser.add_argument("--models", default=",".join(TRANSFORMERS))
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--summarise", type=Path, default=None, help="a trained --runs folder")
-    parser.add_argument("--note", default="", help="a paragraph added under the tables")
-    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     models = tuple(m for m in args.models.split(",") if m)
     runs = args.summarise or args.runs

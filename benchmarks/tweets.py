@@ -13,13 +13,16 @@ no retraining, the tweets' test split only.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-from sections import command_line, write_section  # benchmarks/ is on sys.path when run
+from sections import (  # benchmarks/ is on sys.path when run
+    command_line,
+    train_or_summarise_parser,
+    write_section,
+)
 
 from sentibench.data.dataset import sentibench_home
 from sentibench.runs import find_runs, load_run
@@ -110,13 +113,8 @@ def section(runs: Path, imdb_runs: Path, note: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=Path("runs-tweets"))
+    parser = train_or_summarise_parser(__doc__.splitlines()[0], "runs-tweets")
     parser.add_argument("--imdb-runs", type=Path, required=True)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--summarise", type=Path, default=None, help="a trained --runs folder")
-    parser.add_argument("--note", default="", help="a paragraph added under the tables")
-    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     runs = args.summarise or args.runs
     if args.summarise is None:
