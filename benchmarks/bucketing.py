@@ -31,7 +31,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sections import command_line, write_section  # benchmarks/ is on sys.path when run
+from sections import (  # benchmarks/ is on sys.path when run
+    add_output_options,
+    command_line,
+    publish,
+)
 
 from sentibench.data.batching import encode_texts, lengths_of, training_batches
 from sentibench.data.dataset import load_splits
@@ -143,12 +147,11 @@ def main() -> None:
     parser.add_argument("--max-len", type=int, default=512)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--note", default="", help="a paragraph added under the table")
     parser.add_argument("--threads", type=int, nargs="+", default=[0],
                         help="torch thread counts to measure, each with both variants")  # fmt: skip
     parser.add_argument("--runs", type=Path, help="keep the run records here (default: a temporary "
                         "folder); a rerun keeps the complete ones")  # fmt: skip
-    parser.add_argument("--no-write", action="store_true")
+    add_output_options(parser)
     parser.add_argument("--steps-only", action="store_true", help="print the step count only")
     args = parser.parse_args()
     if args.steps_only:
@@ -158,10 +161,7 @@ def main() -> None:
         root = args.runs or Path(tmp)
         rows = [train(variant, args, root, n) for n in args.threads for variant in VARIANTS]
     steps = padded_steps(args)
-    text = section(rows, args, steps) + (f"\n\n{args.note}" if args.note else "")
-    print(text)
-    if not args.no_write:
-        write_section("bucketing", text)
+    publish("bucketing", section(rows, args, steps), args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,11 @@ import statistics
 import sys
 from pathlib import Path
 
-from sections import command_line, write_section  # benchmarks/ is on sys.path when run
+from sections import (  # benchmarks/ is on sys.path when run
+    add_output_options,
+    command_line,
+    publish,
+)
 
 from sentibench.bench.isolated import run_isolated
 from sentibench.errors import SentibenchError
@@ -115,17 +119,11 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="train missing runs first")
     parser.add_argument("--data", default="imdb", help="--train data (sample: a check only)")
     parser.add_argument("--preset", default="cpu", help="--train preset (quick: a check only)")
-    parser.add_argument("--note", default="", help="a paragraph added under the table")
-    parser.add_argument("--no-write", action="store_true")
+    add_output_options(parser)
     args = parser.parse_args()
     if args.train:
         train_missing(args.runs, args.models, args.seeds, args.data, args.preset)
-    text = summarise(args.runs, command_line("classic.py"))
-    if args.note:
-        text += "\n\n" + args.note
-    print(text)
-    if not args.no_write:
-        write_section("classic", text)
+    publish("classic", summarise(args.runs, command_line("classic.py")), args)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from sentibench.runs import atomic_write_text
 
@@ -47,3 +49,22 @@ def train_or_summarise_parser(description: str, default_runs: str) -> argparse.A
     parser.add_argument("--note", default="", help="a paragraph added under the tables")
     parser.add_argument("--no-write", action="store_true")
     return parser
+
+
+def add_output_options(parser: argparse.ArgumentParser, json_file: bool = False) -> None:
+    """--note, --no-write (and --json FILE) for a script that writes one section."""
+    if json_file:
+        parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--note", default="", help="a paragraph added under the section")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+
+
+def publish(name: str, text: str, args: argparse.Namespace, figures: Any = None) -> None:
+    """Print section `name` (with --note under it) and write it unless --no-write; the
+    figures go to --json where given."""
+    if figures is not None and getattr(args, "json", None):
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    text = text + (f"\n\n{args.note}" if args.note else "")
+    print(text)
+    if not args.no_write:
+        write_section(name, text)

@@ -41,7 +41,6 @@ the bf16 peak.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -49,7 +48,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from sections import command_line, write_section  # benchmarks/ is on sys.path when run
+from sections import (  # benchmarks/ is on sys.path when run
+    add_output_options,
+    command_line,
+    publish,
+)
 from transformers_minilm import subset
 
 from sentibench import runtime
@@ -410,17 +413,10 @@ def main() -> None:
         default=[],
         help="a config override for every row, e.g. max_length=128",
     )
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument("--note", default="", help="a paragraph added under the section")
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    add_output_options(parser, json_file=True)
     args = parser.parse_args()
     result = measure(args)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    text = section(result) + (f"\n\n{args.note}" if args.note else "")
-    print(text)
-    if not args.no_write:
-        write_section("transformer-speed", text)
+    publish("transformer-speed", section(result), args, figures=result)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pandas as pd
@@ -46,9 +47,25 @@ def test_scaling_keeps_the_ranking_and_moves_saturated_probabilities():
     assert 0.5 < softened[-1] < 1.0 and 0.0 < softened[0] < 0.5  # float32 saturation clipped
 
 
-def test_calibrate_temperature_is_stored_and_applied_on_reload(keyword_model, tiny_data, tmp_path):
+def test_calibrate_temperature_is_stored_and_applied_on_reload(
+    keyword_model, tiny_data, tmp_path, monkeypatch
+):
+    scored: list[int] = []  # rows of each predict_proba call on the trained model
+    recipe = sys.modules[keyword_model.recipe.split(":")[0]].RECIPE
+    train = recipe.train
+
+    def counted_train(config, splits, run):
+        predictor = train(config, splits, run)
+        predict = predictor.predict_proba
+        predictor.predict_proba = lambda texts: (scored.append(len(texts)), predict(texts))[1]
+        return predictor
+
+    monkeypatch.setattr(recipe, "train", counted_train)
     out = run_training("keyword", data=str(tiny_data), out=tmp_path / "run",
                        overrides=["calibrate=temperature"])  # fmt: skip
+    validation = pd.read_csv(out / "val_predictions.csv")
+    test_rows = len(pd.read_json(tiny_data / "test.jsonl", lines=True))
+    assert scored == [len(validation), test_rows]  # validation predicted once: fit and csv
     stored = json.loads((out / "model" / CALIBRATION_FILE).read_text())
     metrics = json.loads((out / "metrics.json").read_text())
     entry = metrics["calibration"]

@@ -141,11 +141,13 @@ def same_calibration(original: Predictor, other: Predictor) -> Predictor:
 
 
 def fit_on_validation(
-    predictor: Predictor, texts: Sequence[str], labels: np.ndarray
+    predictor: Predictor, raw: np.ndarray, labels: np.ndarray
 ) -> tuple[TemperatureScaled, dict[str, Any]]:
-    """Fit T on the validation split; return the calibrated predictor and the record's
-    `calibration` entry (T, and the validation ECE and log loss before and after)."""
-    raw = class_proba(predictor, list(texts))  # (n, k); a binary model's [1 - p, p]
+    """Fit T on `raw`, the (n, k) class probabilities `predictor` gives the validation split
+    (a binary model's [1 - p, p]; the caller predicts them once and keeps them); return the
+    calibrated predictor and the record's `calibration` entry (T, and the validation ECE and
+    log loss before and after)."""
+    raw = np.asarray(raw, dtype=np.float64)
     calibrated = TemperatureScaled(predictor, fit_temperature(labels, raw))
     before = calibration_metrics(labels, raw)
     after = calibration_metrics(labels, calibrated.scale(raw))

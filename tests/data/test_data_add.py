@@ -193,6 +193,10 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[dict, str]]:
              "options": AddOptions(labels=CLASSES)},
             r"k\.csv has no row of class 'neutral' \(column 'label'\); every class needs",
         ),
+        "class named like a count": (
+            {"path": write(tmp_path / "l.csv", rows(4, classes=("n", "y")))},
+            r"Class name 'n' \(column 'label'\) is reserved for the manifest's counts",
+        ),
         "too small to stratify": (
             {"path": write(tmp_path / "j.csv", good[:6] + [{"text": "lone", "label": "mixed"}])},
             r"j\.csv cannot be split with every class in train and test",

@@ -18,6 +18,9 @@ import pandas as pd
 from sentibench.errors import ConfigError, DataError
 
 WHOLE = re.compile(r"[+-]?\d+(\.0*)?")  # "2" and "2.0" (a float column written as text)
+# The manifest counts each split as {"n": rows, <class>: rows, ...} (mean_words too, for a
+# fetched set): a class of one of these names would overwrite a count.
+COUNT_KEYS = ("n", "mean_words")
 
 
 def parse_label_names(text: str | None) -> tuple[str, ...] | None:
@@ -41,9 +44,17 @@ def encode_labels(
     values = [(where, _present(series, where, column)) for where, series in columns]
     numbers = [[_whole(v) for v in found] for _, found in values]
     if all(n is not None for ns in numbers for n in ns):
-        return _numeric([(w, ns) for (w, _), ns in zip(values, numbers, strict=True)], given)
-    texts = [(where, [str(v).strip() for v in found]) for where, found in values]
-    return _named(texts, column, given)
+        ids, names = _numeric([(w, ns) for (w, _), ns in zip(values, numbers, strict=True)], given)
+    else:
+        texts = [(where, [str(v).strip() for v in found]) for where, found in values]
+        ids, names = _named(texts, column, given)
+    reserved = [name for name in names if name in COUNT_KEYS]
+    if reserved:
+        raise DataError(
+            f"Class name {reserved[0]!r} (column {column!r}) is reserved for the manifest's "
+            f"counts ({', '.join(COUNT_KEYS)}); rename that class in the file or with --labels."
+        )
+    return ids, names
 
 
 def _present(series: pd.Series, where: str, column: str) -> list[object]:

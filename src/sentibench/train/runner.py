@@ -151,13 +151,17 @@ def write_predictions(
     return labels
 
 
-def held_out_validation_proba(predictor: Predictor, validation: pd.DataFrame) -> np.ndarray:
+def held_out_validation_proba(
+    predictor: Predictor, validation: pd.DataFrame, predicted: np.ndarray | None = None
+) -> np.ndarray:
     """(n, k) class probabilities on the validation split from a model that never trained on
-    it: the kept model's own, or, where the recipe refit on train + validation, the one it
-    chose first."""
+    it: the kept model's own (`predicted`, where the caller has them already), or, where the
+    recipe refit on train + validation, the one it chose first."""
     held_out = getattr(predictor, "held_out_validation_proba", None)
     if held_out is None:
-        proba = class_proba(predictor, validation["text"].tolist())
+        if predicted is None:
+            predicted = class_proba(predictor, validation["text"].tolist())
+        proba = np.asarray(predicted, dtype=np.float64)
     else:
         proba = np.asarray(held_out, dtype=np.float64)
         proba = binary_columns(proba) if proba.ndim == 1 else proba
@@ -289,19 +293,21 @@ def run_training(
         cpu_seconds = time.process_time() - cpu_started
         if not run.writes:  # the main process of a multi-process launch scores and saves
             return run.path
-        calibration = None
+        calibration, validation_proba = None, None
         if config.calibrate == "temperature":  # fitted on validation, before test is read
             validation = splits.validation
+            raw_validation = class_proba(predictor, validation["text"].tolist())
             predictor, calibration = fit_on_validation(
-                predictor, validation["text"].tolist(), validation["label"].to_numpy()
+                predictor, raw_validation, validation["label"].to_numpy()
             )
+            validation_proba = predictor.scale(raw_validation)  # predicted once, not twice
             run.log(f"temperature {calibration['temperature']:.4f} fitted on validation")
         save_model(predictor, run)
         names = splits.label_names
         validation_timing = {}
         if score_on == "test" and not splits.validation.empty:  # what ensembles fit on
             started = time.perf_counter()
-            held_out = held_out_validation_proba(predictor, splits.validation)
+            held_out = held_out_validation_proba(predictor, splits.validation, validation_proba)
             write_predictions(run.val_predictions_path, splits.validation["id"], held_out, names)
             validation_timing["val_predict_seconds"] = round(time.perf_counter() - started, 3)
         scored = splits.test if score_on == "test" else splits.validation
