@@ -21,7 +21,6 @@ shape transformer_speed.py measures (256 tokens, batch 16, length-grouped):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import tempfile
 import time
@@ -34,15 +33,12 @@ from sections import (  # benchmarks/ is on sys.path when run
     command_line,
     publish,
 )
-from transformer_speed import encoded, settings, train_once
+from transformer_speed import encoded, settings, timed_epoch, train_once
 from transformers_minilm import subset
 
 from sentibench import runtime
 from sentibench.data.dataset import load_official
-from sentibench.errors import CollapseError
 from sentibench.provenance import machine
-from sentibench.recipes.transformer.native import train_native
-from sentibench.runs import RunDir
 from sentibench.transformers.backbone import load_tokenizer, resolve_backbone
 from sentibench.transformers.modeling import build_model
 from sentibench.transformers.tokenization import EncodedReviews
@@ -66,13 +62,14 @@ def profiled_epoch(config: Any, tokenizer: Any, resolved: str, train: EncodedRev
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         _, seconds = train_once(config, tokenizer, resolved, train, root, name)
-    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    averages = prof.key_averages()
+    events = [e for e in averages if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
     shares: dict[str, float] = {}
     for event in events:
         group = group_of(event.key)
         shares[group] = shares.get(group, 0.0) + event.self_cpu_time_total / total
-    step = [e for e in prof.key_averages() if e.key.startswith("Optimizer.step#")]
+    step = [e for e in averages if e.key.startswith("Optimizer.step#")]
     ranked = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
     return {
         "seconds": seconds,
@@ -88,15 +85,9 @@ def compiled_epoch(config: Any, tokenizer: Any, resolved: str, warm: EncodedRevi
     """bf16 epoch of a torch.compile'd model: (compile warm-up seconds, timed epoch)."""
     runtime.apply(config.threads, config.seed)
     model = torch.compile(build_model(config, resolved, tokenizer), dynamic=True)
-    seconds = []
-    for name, reviews in (("compile-warmup", warm), ("compiled", train)):
-        run = RunDir(root / name)
-        run.create()
-        with contextlib.suppress(CollapseError):  # a short epoch may end one-sided: timed
-            train_native(model, tokenizer, reviews, EncodedReviews([], []), config, run)
-        seconds.append(float(run.history()[0]["seconds"]))
-    return {"warmup_seconds": seconds[0], "seconds": seconds[1],
-            "reviews_per_s": len(train) / seconds[1]}  # fmt: skip
+    model, warmup = timed_epoch(model, config, tokenizer, warm, root, "compile-warmup")
+    _, seconds = timed_epoch(model, config, tokenizer, train, root, "compiled")
+    return {"warmup_seconds": warmup, "seconds": seconds, "reviews_per_s": len(train) / seconds}
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -124,9 +115,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"  {share:6.1%} {group}", flush=True)
         if args.compile and native:
             config = settings(speed_args, "bf16", "grouped")
-            eager, _ = train_once(config, tokenizer, resolved, train, root, "eager")
-            eager_seconds = float(RunDir(root / "eager").history()[0]["seconds"])
-            del eager
+            _, eager_seconds = train_once(config, tokenizer, resolved, train, root, "eager")
             started = time.perf_counter()
             try:
                 result["compiled"] = compiled_epoch(config, tokenizer, resolved, warm, train, root)

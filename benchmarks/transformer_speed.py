@@ -142,6 +142,14 @@ def train_once(
     """One epoch of the shared loop from the seeded initial weights; (model, pass seconds)."""
     runtime.apply(config.threads, config.seed)  # the same initial head and order every time
     model = build_model(config, resolved, tokenizer)
+    return timed_epoch(model, config, tokenizer, train, root, name)
+
+
+def timed_epoch(
+    model: torch.nn.Module, config: Any, tokenizer: Any, train: EncodedReviews, root: Path,
+    name: str,
+) -> tuple[torch.nn.Module, float]:  # fmt: skip
+    """One epoch of the shared loop on `model` as it is; (model, pass seconds)."""
     run = RunDir(root / name)
     run.create()
     try:

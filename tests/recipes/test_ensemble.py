@@ -159,7 +159,8 @@ def test_an_ensemble_reloads_with_its_members_predicts_and_is_ranked(members, tm
     kept = recorded(path).iloc[:100]
     texts = read_split(split_file(SAMPLE_DIR, "test")).set_index("id").loc[kept["id"], "text"]
     proba = model.predict_proba(texts.tolist())
-    assert np.abs(proba - kept["prob_positive"].to_numpy()).max() <= 5.1e-7
+    # 6-decimal rounding plus float32 noise of other batch shapes (as in test_families)
+    assert np.abs(proba - kept["prob_positive"].to_numpy()).max() <= 1e-6
     assert model.predict(texts.tolist()).tolist() == kept["sentiment"].tolist()
 
     for name, member in members.items():
