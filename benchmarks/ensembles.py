@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from sections import (  # benchmarks/ is on sys.path when run
     command_line,
+    publish,
     train_or_summarise_parser,
-    write_section,
 )
 
 from sentibench.metrics import mcnemar_exact
@@ -196,7 +196,7 @@ def vectors_table(runs: Path) -> list[str]:
     return lines
 
 
-def section(runs: Path, note: str) -> str:
+def section(runs: Path) -> str:
     found = complete(runs)
     folder = shared_data([read_run(next(iter(found.values())).path, "mean", False)])
     rows, best = member_table(found, folder)
@@ -232,8 +232,6 @@ def section(runs: Path, note: str) -> str:
             "",
             *table,
         ]
-    if note:
-        lines += ["", note]
     return "\n".join(lines)
 
 
@@ -243,10 +241,9 @@ def main() -> None:
     runs = args.summarise or args.runs
     if args.summarise is None:
         train(runs, args.threads)
-    text = section(runs, args.note)
-    print(text)
-    if not args.no_write:
-        write_section("ensembles", "## Ensembles, calibration, GloVe 100d (issue 17)\n\n" + text)
+    publish(
+        "ensembles", "## Ensembles, calibration, GloVe 100d (issue 17)\n\n" + section(runs), args
+    )
 
 
 if __name__ == "__main__":

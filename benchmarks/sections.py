@@ -46,8 +46,7 @@ def train_or_summarise_parser(description: str, default_runs: str) -> argparse.A
     parser.add_argument("--runs", type=Path, default=Path(default_runs))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--summarise", type=Path, default=None, help="a trained --runs folder")
-    parser.add_argument("--note", default="", help="a paragraph added under the tables")
-    parser.add_argument("--no-write", action="store_true")
+    add_output_options(parser)
     return parser
 
 

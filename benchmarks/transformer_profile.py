@@ -13,9 +13,10 @@ shape transformer_speed.py measures (256 tokens, batch 16, length-grouped):
    bmm, oneDNN linear), attention (scaled_dot_product kernels), dtype casts (copy_, _to_copy)
    and the rest (element-wise, norms, softmax, dropout, embedding, the optimizer's updates),
    plus the AdamW step's total share and the top operators.
-2. --compile (default on): the same epoch in bf16 with the model wrapped in
-   torch.compile(dynamic=True) (inductor on the CPU), after a warm-up epoch that compiles it:
-   reviews/s beside the eager bf16 epoch's, and the compile seconds.
+2. --compile (default on): the same epoch in the precision training uses on this CPU (bf16
+   where it is native, else fp32) with the model wrapped in torch.compile(dynamic=True)
+   (inductor on the CPU), after a warm-up epoch that compiles it: reviews/s beside the eager
+   epoch's, and the compile seconds.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def profiled_epoch(config: Any, tokenizer: Any, resolved: str, train: EncodedRev
                    root: Path, name: str, top: int) -> dict[str, Any]:  # fmt: skip
     from torch.profiler import ProfilerActivity, profile
 
+    runtime.apply(config.threads, config.seed)  # built outside the profile: the epoch's shares
+    model = build_model(config, resolved, tokenizer)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        _, seconds = train_once(config, tokenizer, resolved, train, root, name)
+        _, seconds = timed_epoch(model, config, tokenizer, train, root, name)
     averages = prof.key_averages()
     events = [e for e in averages if e.self_cpu_time_total > 0]
     total = sum(e.self_cpu_time_total for e in events)
@@ -82,7 +85,8 @@ def profiled_epoch(config: Any, tokenizer: Any, resolved: str, train: EncodedRev
 
 def compiled_epoch(config: Any, tokenizer: Any, resolved: str, warm: EncodedReviews,
                    train: EncodedReviews, root: Path) -> dict[str, Any]:  # fmt: skip
-    """bf16 epoch of a torch.compile'd model: (compile warm-up seconds, timed epoch)."""
+    """An epoch of a torch.compile'd model in config's precision: compile warm-up seconds,
+    timed epoch seconds and reviews/s."""
     runtime.apply(config.threads, config.seed)
     model = torch.compile(build_model(config, resolved, tokenizer), dynamic=True)
     model, warmup = timed_epoch(model, config, tokenizer, warm, root, "compile-warmup")
@@ -113,8 +117,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{precision}: {found['reviews_per_s']:.2f} reviews/s (profiled)", flush=True)
             for group, share in found["groups"].items():
                 print(f"  {share:6.1%} {group}", flush=True)
-        if args.compile and native:
-            config = settings(speed_args, "bf16", "grouped")
+        if args.compile:  # in the precision training would use here
+            result["compile_precision"] = "bf16" if native else "fp32"
+            config = settings(speed_args, result["compile_precision"], "grouped")
             _, eager_seconds = train_once(config, tokenizer, resolved, train, root, "eager")
             started = time.perf_counter()
             try:
@@ -122,9 +127,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             except Exception as exc:  # inductor needs a C++ compiler; say why it did not run
                 result["compiled"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
             result["compiled"]["wall_seconds"] = time.perf_counter() - started
-            result["eager_bf16"] = {"seconds": eager_seconds,
-                                    "reviews_per_s": len(train) / eager_seconds}  # fmt: skip
-            print(f"compiled: {result['compiled']}; eager bf16 {result['eager_bf16']}", flush=True)
+            per_s = len(train) / eager_seconds
+            result["eager"] = {"seconds": eager_seconds, "reviews_per_s": per_s}
+            print(f"compiled: {result['compiled']}; eager {result['eager']}", flush=True)
     return result
 
 
@@ -156,15 +161,17 @@ def section(result: dict[str, Any]) -> str:
         lines += ["", f"- Top operators, {precision} (self time, calls): {top}."]
     compiled = result.get("compiled")
     if compiled is not None:
-        eager = result["eager_bf16"]
+        eager, precision = result["eager"], result["compile_precision"]
         if "error" in compiled:
-            lines.append(f"- torch.compile (bf16, dynamic=True) did not run: {compiled['error']}")
+            lines.append(f"- torch.compile ({precision}, dynamic=True) did not run: "
+                         f"{compiled['error']}")  # fmt: skip
         else:
             ratio = compiled["reviews_per_s"] / eager["reviews_per_s"]
             lines.append(
-                f"- torch.compile (inductor, dynamic=True), bf16: {compiled['reviews_per_s']:.2f}"
-                f" reviews/s against eager bf16 {eager['reviews_per_s']:.2f} on the same epoch "
-                f"({ratio:.2f}x), after {compiled['warmup_seconds']:.0f} s of compiling warm-up."
+                f"- torch.compile (inductor, dynamic=True), {precision}: "
+                f"{compiled['reviews_per_s']:.2f} reviews/s against eager {precision} "
+                f"{eager['reviews_per_s']:.2f} on the same epoch ({ratio:.2f}x), after "
+                f"{compiled['warmup_seconds']:.0f} s of compiling warm-up."
             )
     return "\n".join(lines)
 

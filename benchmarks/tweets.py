@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sections import (  # benchmarks/ is on sys.path when run
     command_line,
+    publish,
     train_or_summarise_parser,
-    write_section,
 )
 
 from sentibench.data.dataset import sentibench_home
@@ -62,7 +62,7 @@ def _ci(metrics: dict) -> str:
     return f"{low:.4f}-{high:.4f}"
 
 
-def section(runs: Path, imdb_runs: Path, note: str) -> str:
+def section(runs: Path, imdb_runs: Path) -> str:
     manifest = json.loads((sentibench_home() / DATASET / "manifest.json").read_text())
     records = [
         load_run(runs / f"{m}-tweets-s0") for m in MODELS if (runs / f"{m}-tweets-s0").exists()
@@ -107,8 +107,6 @@ def section(runs: Path, imdb_runs: Path, note: str) -> str:
         lines.append(f"| {record.name} | {own['accuracy']:.4f} | **{metrics['accuracy']:.4f}** | "
                      f"{_ci(metrics)} | {metrics['macro_f1']:.4f} | {metrics['n']:,} | "
                      f"{metrics['n_dropped']:,} |")  # fmt: skip
-    if note:
-        lines += ["", note]
     return "\n".join(lines)
 
 
@@ -121,12 +119,8 @@ def main() -> None:
         prepare()
         train(runs, args.threads)
         transfer(args.imdb_runs)
-    text = section(runs, args.imdb_runs, args.note)
-    print(text)
-    if not args.no_write:
-        write_section(
-            "tweets", "## Tweets, 3 classes, and IMDB runs on tweets (issue 16)\n\n" + text
-        )
+    title = "## Tweets, 3 classes, and IMDB runs on tweets (issue 16)\n\n"
+    publish("tweets", title + section(runs, args.imdb_runs), args)
 
 
 if __name__ == "__main__":

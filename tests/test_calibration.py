@@ -80,12 +80,41 @@ def test_calibrate_temperature_is_stored_and_applied_on_reload(
     test = pd.read_json(tiny_data / "test.jsonl", lines=True)
     again = loaded.predict_proba(test["text"].tolist())
     assert np.allclose(again, predictions["prob_positive"], atol=1e-6)
+    # val_predictions.csv holds the scaled validation probabilities, not the raw ones
+    texts = pd.read_json(tiny_data / "train.jsonl", lines=True).set_index("id")["text"]
+    held_out = loaded.predict_proba(texts.loc[validation["id"].astype(str)].tolist())
+    assert np.allclose(held_out, validation["prob_positive"], atol=1e-6)
     raw = loaded.inner.predict_proba(test["text"].tolist())
     assert not np.allclose(raw, again, atol=1e-3)  # the temperature did change them
     # a damaged calibration record is one sentence, not a traceback
     (out / "model" / CALIBRATION_FILE).write_text('{"method": "temperature"}')
     with pytest.raises(SentibenchError, match="is not a calibration record"):
         load_predictor(out)
+
+
+def test_a_calibrated_tune_trial_predicts_validation_once(
+    keyword_model, tiny_data, tmp_path, monkeypatch
+):
+    scored: list[int] = []
+    recipe = sys.modules[keyword_model.recipe.split(":")[0]].RECIPE
+    train = recipe.train
+
+    def counted_train(config, splits, run):
+        predictor = train(config, splits, run)
+        predict = predictor.predict_proba
+        predictor.predict_proba = lambda texts: (scored.append(len(texts)), predict(texts))[1]
+        return predictor
+
+    monkeypatch.setattr(recipe, "train", counted_train)
+    out = run_training("keyword", data=str(tiny_data), out=tmp_path / "trial",
+                       overrides=["calibrate=temperature"], score_on="validation")  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(scored) == 1 and metrics["n"] == scored[0]  # the fit's prediction, scored too
+    assert metrics["split"] == "validation" and metrics["predict_seconds"] > 0
+    entry = metrics["calibration"]["validation"]
+    assert (
+        entry["ece_after"] == metrics["ece"] and entry["log_loss_after"] <= entry["log_loss_before"]
+    )
 
 
 def test_uncalibrated_runs_gain_calibration_metrics_only(keyword_model, tiny_data, tmp_path):

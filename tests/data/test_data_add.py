@@ -27,6 +27,7 @@ from sentibench.data.dataset import (
     validate_frame,
 )
 from sentibench.data.fetch import data_info
+from sentibench.data.labels import parse_label_names
 from sentibench.errors import ConfigError, DataError
 
 CLASSES = ("negative", "neutral", "positive")
@@ -241,6 +242,13 @@ def test_a_folder_that_is_not_ours_is_never_replaced(tmp_path, sentibench_home):
         with pytest.raises(ConfigError, match="is not allowed"):
             add_dataset(name, path=source)
     assert folder_names(sentibench_home) == ["notes"]
+
+
+def test_labels_option_refuses_a_name_the_manifest_counts_use():
+    for text, name in (("n,y", "n"), ("negative,mean_words", "mean_words")):
+        with pytest.raises(ConfigError, match=f"'{name}' is reserved for the manifest's counts"):
+            parse_label_names(text)
+    assert parse_label_names("no,yes") == ("no", "yes")
 
 
 def test_duplicates_and_leakage_are_counted_and_deduped(tmp_path, sentibench_home):

@@ -33,6 +33,12 @@ def parse_label_names(text: str | None) -> tuple[str, ...] | None:
             f"--labels {text!r}: give two or more distinct, non-empty names separated by "
             "commas; their order is the label id."
         )
+    reserved = [name for name in names if name in COUNT_KEYS]
+    if reserved:
+        raise ConfigError(
+            f"--labels {text!r}: the class name {reserved[0]!r} is reserved for the manifest's "
+            f"counts ({', '.join(COUNT_KEYS)}); choose another name."
+        )
     return names
 
 
@@ -48,11 +54,11 @@ def encode_labels(
     else:
         texts = [(where, [str(v).strip() for v in found]) for where, found in values]
         ids, names = _named(texts, column, given)
-    reserved = [name for name in names if name in COUNT_KEYS]
-    if reserved:
+    reserved = [name for name in names if name in COUNT_KEYS]  # from the file: --labels' are
+    if reserved:  # refused by parse_label_names
         raise DataError(
             f"Class name {reserved[0]!r} (column {column!r}) is reserved for the manifest's "
-            f"counts ({', '.join(COUNT_KEYS)}); rename that class in the file or with --labels."
+            f"counts ({', '.join(COUNT_KEYS)}); rename that class in the file."
         )
     return ids, names
 

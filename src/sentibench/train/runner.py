@@ -293,10 +293,13 @@ def run_training(
         cpu_seconds = time.process_time() - cpu_started
         if not run.writes:  # the main process of a multi-process launch scores and saves
             return run.path
-        calibration, validation_proba = None, None
+        calibration, raw_validation, validation_proba = None, None, None
+        validation_seconds = 0.0  # predicting validation, wherever it happens
         if config.calibrate == "temperature":  # fitted on validation, before test is read
             validation = splits.validation
+            started = time.perf_counter()
             raw_validation = class_proba(predictor, validation["text"].tolist())
+            validation_seconds = time.perf_counter() - started
             predictor, calibration = fit_on_validation(
                 predictor, raw_validation, validation["label"].to_numpy()
             )
@@ -309,12 +312,17 @@ def run_training(
             started = time.perf_counter()
             held_out = held_out_validation_proba(predictor, splits.validation, validation_proba)
             write_predictions(run.val_predictions_path, splits.validation["id"], held_out, names)
-            validation_timing["val_predict_seconds"] = round(time.perf_counter() - started, 3)
+            validation_seconds += time.perf_counter() - started
+            validation_timing["val_predict_seconds"] = round(validation_seconds, 3)
         scored = splits.test if score_on == "test" else splits.validation
         started, cpu_started = time.perf_counter(), time.process_time()
         texts = scored["text"].tolist()
         # (n, k) class probabilities; a binary model's are [1 - p, p] (predictor.class_proba)
-        raw = class_proba(uncalibrated(predictor), texts)
+        if score_on == "validation" and raw_validation is not None:
+            raw = raw_validation  # a calibrated tune trial: validation is already predicted
+            started -= validation_seconds  # and that prediction is the trial's scoring time
+        else:
+            raw = class_proba(uncalibrated(predictor), texts)
         proba = predictor.scale(raw) if isinstance(predictor, TemperatureScaled) else raw
         predict_seconds = time.perf_counter() - started
         cpu_seconds += time.process_time() - cpu_started
