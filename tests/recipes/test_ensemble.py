@@ -165,8 +165,13 @@ def test_an_ensemble_reloads_with_its_members_predicts_and_is_ranked(members, tm
 
     for name, member in members.items():
         shutil.copytree(member, tmp_path / "runs" / name)
+    build_ensemble(paths, "mean", tmp_path / "runs" / "mean")
     frame, others = write_leaderboard(tmp_path / "runs")
     assert "greedy" in frame["runs"].tolist() and not others
+    # two ensembles of the same members are told apart by their method, not their weights
+    variants = dict(zip(frame["runs"], frame["variant"], strict=True))
+    assert "method=greedy" in variants["greedy"] and "method=mean" in variants["mean"]
+    assert not any("weights" in v or "sha256" in v for v in variants.values()), variants
     row = frame[frame["runs"] == "greedy"].iloc[0]
     assert row["model"] == "ensemble"
     assert row["train_s"] > max(load_run(p).metrics["train_seconds"] for p in paths)
