@@ -47,10 +47,9 @@ def test_scaling_keeps_the_ranking_and_moves_saturated_probabilities():
     assert 0.5 < softened[-1] < 1.0 and 0.0 < softened[0] < 0.5  # float32 saturation clipped
 
 
-def test_calibrate_temperature_is_stored_and_applied_on_reload(
-    keyword_model, tiny_data, tmp_path, monkeypatch
-):
-    scored: list[int] = []  # rows of each predict_proba call on the trained model
+def count_predictions(keyword_model, monkeypatch) -> list[int]:
+    """The rows of each predict_proba call on the model the keyword recipe trains, as made."""
+    scored: list[int] = []
     recipe = sys.modules[keyword_model.recipe.split(":")[0]].RECIPE
     train = recipe.train
 
@@ -61,6 +60,13 @@ def test_calibrate_temperature_is_stored_and_applied_on_reload(
         return predictor
 
     monkeypatch.setattr(recipe, "train", counted_train)
+    return scored
+
+
+def test_calibrate_temperature_is_stored_and_applied_on_reload(
+    keyword_model, tiny_data, tmp_path, monkeypatch
+):
+    scored = count_predictions(keyword_model, monkeypatch)
     out = run_training("keyword", data=str(tiny_data), out=tmp_path / "run",
                        overrides=["calibrate=temperature"])  # fmt: skip
     validation = pd.read_csv(out / "val_predictions.csv")
@@ -95,17 +101,7 @@ def test_calibrate_temperature_is_stored_and_applied_on_reload(
 def test_a_calibrated_tune_trial_predicts_validation_once(
     keyword_model, tiny_data, tmp_path, monkeypatch
 ):
-    scored: list[int] = []
-    recipe = sys.modules[keyword_model.recipe.split(":")[0]].RECIPE
-    train = recipe.train
-
-    def counted_train(config, splits, run):
-        predictor = train(config, splits, run)
-        predict = predictor.predict_proba
-        predictor.predict_proba = lambda texts: (scored.append(len(texts)), predict(texts))[1]
-        return predictor
-
-    monkeypatch.setattr(recipe, "train", counted_train)
+    scored = count_predictions(keyword_model, monkeypatch)
     out = run_training("keyword", data=str(tiny_data), out=tmp_path / "trial",
                        overrides=["calibrate=temperature"], score_on="validation")  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
