@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,9 @@ def test_scaling_keeps_the_ranking_and_moves_saturated_probabilities():
     assert 0.5 < softened[-1] < 1.0 and 0.0 < softened[0] < 0.5  # float32 saturation clipped
 
 
-def count_predictions(keyword_model, monkeypatch) -> list[int]:
-    """The rows of each predict_proba call on the model the keyword recipe trains, as made."""
+def count_predictions(keyword_model, monkeypatch, seconds_each: float = 0.0) -> list[int]:
+    """The rows of each predict_proba call on the model the keyword recipe trains, as made;
+    each call lasts at least `seconds_each` (a known time for the run to record)."""
     scored: list[int] = []
     recipe = sys.modules[keyword_model.recipe.split(":")[0]].RECIPE
     train = recipe.train
@@ -56,7 +58,13 @@ def count_predictions(keyword_model, monkeypatch) -> list[int]:
     def counted_train(config, splits, run):
         predictor = train(config, splits, run)
         predict = predictor.predict_proba
-        predictor.predict_proba = lambda texts: (scored.append(len(texts)), predict(texts))[1]
+
+        def counted(texts):
+            scored.append(len(texts))
+            time.sleep(seconds_each)
+            return predict(texts)
+
+        predictor.predict_proba = counted
         return predictor
 
     monkeypatch.setattr(recipe, "train", counted_train)
@@ -101,12 +109,13 @@ def test_calibrate_temperature_is_stored_and_applied_on_reload(
 def test_a_calibrated_tune_trial_predicts_validation_once(
     keyword_model, tiny_data, tmp_path, monkeypatch
 ):
-    scored = count_predictions(keyword_model, monkeypatch)
+    scored = count_predictions(keyword_model, monkeypatch, seconds_each=0.05)
     out = run_training("keyword", data=str(tiny_data), out=tmp_path / "trial",
                        overrides=["calibrate=temperature"], score_on="validation")  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(scored) == 1 and metrics["n"] == scored[0]  # the fit's prediction, scored too
-    assert metrics["split"] == "validation" and metrics["predict_seconds"] > 0
+    # that one prediction's time is the trial's scoring time
+    assert metrics["split"] == "validation" and metrics["predict_seconds"] >= 0.05
     entry = metrics["calibration"]["validation"]
     assert (
         entry["ece_after"] == metrics["ece"] and entry["log_loss_after"] <= entry["log_loss_before"]

@@ -451,7 +451,8 @@ def ensemble(
 
     path = build_ensemble([*runs, *(more_runs or [])], method, out, rounds)
     record = load_run(path)
-    metrics, weights = record.metrics or {}, record.config["config"]["weights"]
+    metrics = record.metrics or {}
+    weights = metrics["weights"]  # fitted on validation (stack, greedy) or 1 each
     low, high = metrics["accuracy_ci95"]
     console.print(
         f"ensemble ({method} of {len(weights)} runs, weights "

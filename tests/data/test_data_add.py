@@ -196,7 +196,7 @@ def bad_inputs(tmp_path: Path) -> dict[str, tuple[dict, str]]:
         ),
         "class named like a count": (
             {"path": write(tmp_path / "l.csv", rows(4, classes=("n", "y")))},
-            r"Class name 'n' \(column 'label'\) is reserved for the manifest's counts",
+            r"Column 'label': the class name 'n' is reserved for the manifest's counts",
         ),
         "too small to stratify": (
             {"path": write(tmp_path / "j.csv", good[:6] + [{"text": "lone", "label": "mixed"}])},

@@ -82,7 +82,8 @@ def test_mean_and_vote_equal_the_hand_computed_combination(members, tmp_path):
     assert record.metrics["ece"] == pytest.approx(expected, abs=1e-5)
     listed = record.config["config"]["members"]
     assert [m["name"] for m in listed] == list(members)
-    assert record.config["config"]["weights"] == [1, 1, 1]
+    assert record.metrics["weights"] == [1, 1, 1]
+    assert "weights" not in record.config["config"]  # fitted numbers are the model's
     assert {m["sha256"] for m in listed} == {record.config["data"]["sha256"]}
 
     # two voters that disagree: the mean probability decides
@@ -104,9 +105,9 @@ def test_stack_fits_on_validation_and_never_reads_the_test_labels(members, tmp_p
     labels = train.loc[validation[0]["id"], "label"].to_numpy()
     odds = np.column_stack([logit(v["prob_positive"].clip(1e-6, 1 - 1e-6)) for v in validation])
     expected = LogisticRegression().fit(odds, labels)
-    config = load_run(first).config["config"]
-    assert np.allclose(config["weights"], expected.coef_.ravel())
-    assert np.isclose(config["intercept"], expected.intercept_[0])
+    fitted = load_run(first).metrics
+    assert np.allclose(fitted["weights"], expected.coef_.ravel())
+    assert np.isclose(fitted["intercept"], expected.intercept_[0])
 
     real = build.labels_of
 
@@ -117,8 +118,8 @@ def test_stack_fits_on_validation_and_never_reads_the_test_labels(members, tmp_p
     monkeypatch.setattr(build, "labels_of", permuted_test_labels)
     second = build_ensemble(paths, "stack", tmp_path / "second")
     again = load_run(second)
-    assert again.config["config"]["weights"] == config["weights"]
-    assert again.config["config"]["intercept"] == config["intercept"]
+    assert again.metrics["weights"] == fitted["weights"]
+    assert again.metrics["intercept"] == fitted["intercept"]
     assert recorded(second).equals(recorded(first))
     assert again.metrics["accuracy"] != load_run(first).metrics["accuracy"]  # labels did change
 

@@ -33,13 +33,19 @@ def parse_label_names(text: str | None) -> tuple[str, ...] | None:
             f"--labels {text!r}: give two or more distinct, non-empty names separated by "
             "commas; their order is the label id."
         )
-    reserved = [name for name in names if name in COUNT_KEYS]
+    reserved = _first_reserved(names)
     if reserved:
-        raise ConfigError(
-            f"--labels {text!r}: the class name {reserved[0]!r} is reserved for the manifest's "
-            f"counts ({', '.join(COUNT_KEYS)}); choose another name."
-        )
+        raise ConfigError(f"--labels {text!r}: {reserved}; choose another name.")
     return names
+
+
+def _first_reserved(names: Sequence[str]) -> str | None:
+    """Why the first class name that is also a manifest count key cannot be one (None: none is)."""
+    for name in names:
+        if name in COUNT_KEYS:
+            counts = ", ".join(COUNT_KEYS)
+            return f"the class name {name!r} is reserved for the manifest's counts ({counts})"
+    return None
 
 
 def encode_labels(
@@ -54,12 +60,9 @@ def encode_labels(
     else:
         texts = [(where, [str(v).strip() for v in found]) for where, found in values]
         ids, names = _named(texts, column, given)
-    reserved = [name for name in names if name in COUNT_KEYS]  # from the file: --labels' are
-    if reserved:  # refused by parse_label_names
-        raise DataError(
-            f"Class name {reserved[0]!r} (column {column!r}) is reserved for the manifest's "
-            f"counts ({', '.join(COUNT_KEYS)}); rename that class in the file."
-        )
+    reserved = _first_reserved(names)  # from the file: --labels' are refused when parsed
+    if reserved:
+        raise DataError(f"Column {column!r}: {reserved}; rename that class in the file.")
     return ids, names
 
 

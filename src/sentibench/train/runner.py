@@ -316,15 +316,15 @@ def run_training(
             validation_timing["val_predict_seconds"] = round(validation_seconds, 3)
         scored = splits.test if score_on == "test" else splits.validation
         started, cpu_started = time.perf_counter(), time.process_time()
-        texts = scored["text"].tolist()
         # (n, k) class probabilities; a binary model's are [1 - p, p] (predictor.class_proba)
         if score_on == "validation" and raw_validation is not None:
-            raw = raw_validation  # a calibrated tune trial: validation is already predicted
-            started -= validation_seconds  # and that prediction is the trial's scoring time
+            raw = raw_validation  # a calibrated tune trial: validation is already predicted,
+            predicted_before = validation_seconds  # and that prediction is its scoring time
         else:
-            raw = class_proba(uncalibrated(predictor), texts)
+            raw = class_proba(uncalibrated(predictor), scored["text"].tolist())
+            predicted_before = 0.0
         proba = predictor.scale(raw) if isinstance(predictor, TemperatureScaled) else raw
-        predict_seconds = time.perf_counter() - started
+        predict_seconds = predicted_before + time.perf_counter() - started
         cpu_seconds += time.process_time() - cpu_started
         if proba.shape[1] != len(names):
             raise ValueError(f"{model} gives {proba.shape[1]} classes, the data {len(names)}")

@@ -104,17 +104,11 @@ def by_dataset(runs: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         yield f"{data_runs['data'].iloc[0]} ({data_runs['sha256'].iloc[0][:8]})", data_runs
 
 
-# an ensemble's fitted numbers: results of its method and members, not settings that name it
-FITTED = ("weights", "intercept")
-
-
 def _flat(config: dict, prefix: str = "") -> dict[str, object]:
     flat: dict[str, object] = {}
     for key, value in config.items():
         if isinstance(value, dict):
             flat.update(_flat(value, f"{prefix}{key}."))
-        elif key in FITTED and not prefix:
-            continue
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             # an ensemble's members (run id, sha256, ...): named by their run folders
             flat[f"{prefix}{key}"] = "+".join(str(v.get("name", "?")) for v in value)

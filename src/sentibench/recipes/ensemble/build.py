@@ -7,7 +7,6 @@ The test labels are read once, at the end, to score what was already decided.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -53,17 +52,19 @@ def _reference(member: Member, out: Path) -> dict[str, Any]:
             "test_accuracy": (member.record.metrics or {}).get("accuracy")}  # fmt: skip
 
 
-def _fit(config: EnsembleConfig, members: list[Member], folder: Path) -> EnsembleConfig:
-    """The config with its weights (and intercept): fitted on validation, or 1 each."""
+def _fit(config: EnsembleConfig, members: list[Member], folder: Path) -> EnsembleSpec:
+    """The members' weights (and intercept): fitted on validation, or 1 each. They are the
+    model (model/ensemble.json, and metrics.json for reading), not the config."""
     if config.method not in FITTED:
-        return dataclasses.replace(config, weights=[1.0] * len(members))
+        return EnsembleSpec(config.method, config.members, [1.0] * len(members))
     ids = members[0].validation["id"]  # type: ignore[index]  # read_members checked it
     proba = proba_matrix(members, ids, "validation")
     labels = labels_of(folder, "train", ids)  # validation is carved from the training file
     if config.method == "stack":
         weights, intercept = fit_stack(proba, labels, config.C)
-        return dataclasses.replace(config, weights=weights, intercept=intercept)
-    return dataclasses.replace(config, weights=greedy_counts(proba, labels, config.rounds))
+        return EnsembleSpec(config.method, config.members, weights, intercept)
+    counts = greedy_counts(proba, labels, config.rounds)
+    return EnsembleSpec(config.method, config.members, counts)
 
 
 def _sum_of(members: list[Member], key: str) -> float | None:
@@ -111,7 +112,7 @@ def build_ensemble(
         val_fraction=first["config"].get("val_fraction", 0.0) if method in FITTED else 0.0,
     )
     started = time.perf_counter()
-    config = _fit(config, members, folder)
+    spec = _fit(config, members, folder)
     fit_seconds = time.perf_counter() - started
     validation_n = 0 if members[0].validation is None else len(members[0].validation)
     record = {
@@ -133,19 +134,19 @@ def build_ensemble(
     names = ", ".join(m.record.name for m in members)
     run.log(f"starting ensemble ({method}) of {names} on {source}")
     with recording_outcome(run):
-        spec = EnsembleSpec(method, config.members, config.weights, config.intercept)
         save_model(spec, run)
-        used = [m for m, w in zip(members, config.weights, strict=True) if w != 0]
-        run.log(f"weights {config.weights}" + (f", intercept {config.intercept:.4f}"
-                                               if method == "stack" else ""))  # fmt: skip
+        used = [m for m, w in zip(members, spec.weights, strict=True) if w != 0]
+        fitted = {"weights": spec.weights, **({"intercept": spec.intercept}
+                                             if method == "stack" else {})}  # fmt: skip
+        run.log(f"fitted {fitted}")
         ids = members[0].test["id"]
         proba = combine(method, proba_matrix(used, ids, "test"),
-                        [w for w in config.weights if w != 0], config.intercept)  # fmt: skip
+                        [w for w in spec.weights if w != 0], spec.intercept)  # fmt: skip
         predicted = write_predictions(run.predictions_path, ids, proba)
         labels = labels_of(folder, "test", ids)  # the test labels: read here, once, to score
         metrics = classification_metrics(labels, predicted)
         metrics.update(calibration_metrics(labels, proba))  # ECE, Brier, log loss like any run
-        metrics.update(_costs(members, used, fit_seconds))
+        metrics.update(_costs(members, used, fit_seconds), **fitted)
         atomic_write_json(run.metrics_path, metrics)
         raise_if_collapsed(f"The {method} ensemble", metrics, "test")
     run.set_status("complete")

@@ -40,12 +40,6 @@ class EnsembleConfig(BaseConfig):
         metadata={"help": "member runs: path (from the ensemble's folder), name, model, created, "
                   "data sha256"},
     )  # fmt: skip
-    weights: list[float] = field(
-        default_factory=list,
-        metadata={"help": "per member: 1 (mean, vote), greedy's pick counts, or the stacker's "
-                  "coefficient on its log-odds"},
-    )  # fmt: skip
-    intercept: float = field(default=0.0, metadata={"help": "the stacker's intercept"})
     rounds: int = field(default=25, metadata={"help": "greedy: most forward-selection rounds"})
     C: float = field(
         default=1.0, metadata={"help": "stack: inverse L2 strength of the logistic regression"}
@@ -59,8 +53,6 @@ class EnsembleConfig(BaseConfig):
             raise ConfigError(f"rounds must be >= 1, got {self.rounds}.")
         if not self.C > 0:
             raise ConfigError(f"C must be > 0, got {self.C}.")
-        if self.weights and len(self.weights) != len(self.members):
-            raise ConfigError(f"{len(self.weights)} weights for {len(self.members)} members.")
 
     def check_before_run(self) -> None:
         raise ConfigError(BUILT_BY_COMMAND)  # before `train ensemble` makes a run folder
