@@ -153,7 +153,7 @@ def timed_epoch(
     run = RunDir(root / name)
     run.create()
     try:
-        model = train_native(model, tokenizer, train, EncodedReviews([], []), config, run)
+        model, _ = train_native(model, tokenizer, train, EncodedReviews([], []), config, run)
     except CollapseError as exc:  # one epoch on few reviews may end one-sided: still timed
         print(f"  ({name}: {exc})", flush=True)
     return model, float(run.history()[0]["seconds"])

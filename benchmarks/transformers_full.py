@@ -112,6 +112,21 @@ def row(name: str, record: RunRecord, validation: float, versus: str) -> str:
     )
 
 
+def ensemble_sets(found: dict[str, RunRecord]) -> dict[str, list[Path]]:
+    """NB-SVM with the first transformer, the linear pair with it, and (with more than one)
+    the linear pair with every transformer: each set named by its members' models."""
+    transformers = [r for r in found.values() if r.config["family"] == "transformer"]
+    if not transformers:
+        return {}
+    linear = [found[n].path for n in found if n.split("-")[0] in LINEAR]
+    first, model = transformers[0].path, transformers[0].config["model"]
+    sets = {f"nbsvm+{model}": [found[BASELINE].path, first], f"linear+{model}": [*linear, first]}
+    if len(transformers) > 1:
+        every = "+".join(r.config["model"] for r in transformers)
+        sets[f"linear+{every}"] = [*linear, *(r.path for r in transformers)]
+    return sets
+
+
 def section(runs: Path, models: tuple[str, ...], earlier: Path | None = None) -> str:
     found = complete(runs, members(models))
     if BASELINE not in found:
@@ -130,11 +145,8 @@ def section(runs: Path, models: tuple[str, ...], earlier: Path | None = None) ->
         "",
         *rows(found, folder),
     ]
-    transformers = [r.path for r in found.values() if r.config["family"] == "transformer"]
-    if transformers:
-        linear = [found[n].path for n in found if n.split("-")[0] in LINEAR]
-        sets = {"linear+minilm": linear + transformers, "nbsvm+minilm": [found[BASELINE].path,
-                *transformers]}  # fmt: skip
+    sets = ensemble_sets(found)
+    if sets:
         build_sets(runs, sets)
         lines += [
             "",

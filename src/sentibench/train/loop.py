@@ -118,6 +118,10 @@ class LoopResult:
     epochs_run: int
     stopped_early: bool
     history: list[dict[str, Any]]  # one row per epoch (from the run record when there is one)
+    # best_epoch's validation logits (n, k) in val_batches order, from the evaluation that chose
+    # it (a recipe need not predict validation again); None without validation, or where that
+    # epoch ran before a resume
+    best_val_logits: torch.Tensor | None = None
 
 
 def default_forward(model: nn.Module, batch: Batch) -> torch.Tensor:
@@ -273,6 +277,8 @@ class _Trainer:
         self.guard = CollapseGuard(config.collapse_patience)
         self.state = TrainingState()
         self.best_weights: dict[str, torch.Tensor] | None = None
+        self.val_logits: torch.Tensor | None = None  # of the last evaluation
+        self.best_val_logits: torch.Tensor | None = None
         self._resume()
         if not self.validates:
             self.best_weights = None  # a checkpoint's best weights are not the refit's to keep
@@ -326,6 +332,7 @@ class _Trainer:
             val_loss, val_accuracy, val_macro_f1, share = self._evaluate()
             if val_accuracy > state.best_accuracy:
                 self.best_weights = _cpu_copy(self.plain_model)
+                self.best_val_logits = self.val_logits
                 state.best_accuracy, state.best_epoch = val_accuracy, epoch
                 state.best_one_class_share, state.bad_epochs = share, 0
             else:
@@ -477,6 +484,7 @@ class _Trainer:
             logits = predict_logits(
                 self.model, self.val_batches, self.forward, self.accelerator.device
             )
+        self.val_logits = logits
         loss = float(F.cross_entropy(logits, torch.from_numpy(self.val_labels)))
         predictions = logits.argmax(dim=1).numpy()
         figures = [
@@ -500,6 +508,7 @@ class _Trainer:
             epochs_run=self.state.epoch,
             stopped_early=self.state.epoch < self.config.epochs,
             history=self.run.history() if self.run is not None else rows,
+            best_val_logits=self.best_val_logits if self.validates else None,
         )
 
 

@@ -155,8 +155,9 @@ def held_out_validation_proba(
     predictor: Predictor, validation: pd.DataFrame, predicted: np.ndarray | None = None
 ) -> np.ndarray:
     """(n, k) class probabilities on the validation split from a model that never trained on
-    it: the kept model's own (`predicted`, where the caller has them already), or, where the
-    recipe refit on train + validation, the one it chose first."""
+    it: the predictor's `held_out_validation_proba` where it has them (a refit's model chosen
+    first, the training loop's evaluation of the kept model), else the kept model's own
+    (`predicted`, where the caller has them already)."""
     held_out = getattr(predictor, "held_out_validation_proba", None)
     if held_out is None:
         if predicted is None:

@@ -42,6 +42,15 @@ def test_train_writes_history_and_the_model_reloads(loop, method, arch, tiny_bac
     texts = splits.test["text"].tolist()
     proba = predictor.predict_proba(texts)
     assert proba.shape == (len(texts),) and np.all((proba >= 0) & (proba <= 1))
+    # the shared loop's evaluation of the kept epoch stands for validation (HF Trainer: none),
+    # in the validation split's order, as the kept model predicts it
+    held_out = predictor.held_out_validation_proba
+    if loop == "native":
+        again = predictor.predict_class_proba(splits.validation["text"].tolist())
+        np.testing.assert_allclose(held_out, again, atol=1e-6)
+        assert len(set(np.round(again[:, 1], 4))) > 1  # not one value that any order would match
+    else:
+        assert held_out is None
     predictor.save(run.model_dir)
     np.testing.assert_allclose(RECIPE.load(config, run.model_dir).predict_proba(texts), proba)
 

@@ -61,8 +61,10 @@ def train_native(
     validation: EncodedReviews,
     config: TransformerConfig,
     run: RunDir | None,
-) -> nn.Module:
-    """sentibench's shared loop (train/loop.py): the same loop as every other torch model."""
+) -> tuple[nn.Module, np.ndarray | None]:
+    """sentibench's shared loop (train/loop.py): the same loop as every other torch model.
+    Returns the kept model and its validation logits (n, k) in the validation split's order,
+    from the loop's own evaluation (None where it has none: see LoopResult)."""
     from sentibench.train.loop import LoopConfig, train_loop
 
     collate = padding_collator(tokenizer)
@@ -87,4 +89,9 @@ def train_native(
         mixed_precision=resolve_precision(config.mixed_precision),
         cpu_bf16=not torch.cuda.is_available() and training_precision(config) == "bf16",
     )
-    return train_loop(model, train_batches, val_batches, loop_config, run).model
+    result = train_loop(model, train_batches, val_batches, loop_config, run)
+    if result.best_val_logits is None:
+        return result.model, None
+    logits = np.empty(tuple(result.best_val_logits.shape), dtype=np.float32)
+    logits[np.asarray(order, dtype=np.int64)] = result.best_val_logits.numpy()  # batch order back
+    return result.model, logits

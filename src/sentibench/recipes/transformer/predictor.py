@@ -132,14 +132,20 @@ class TransformerPredictor:
         else:
             self.precision = "bf16" if cpu_precision(config.cpu_precision).bf16 else "no"
         self.train_precision: str | None = None  # set by the recipe after training
+        # (n, k) on the validation split from the shared loop's evaluation (set by the recipe)
+        self.held_out_validation_proba: np.ndarray | None = None
         self.n_parameters, self.n_trainable = parameter_counts(model)
+
+    @property
+    def score_precision(self) -> str:
+        """What scoring computes in: "fp32" | "bf16" | "fp16" (training_precision's names)."""
+        return {"no": "fp32"}.get(self.precision, self.precision)
 
     @property
     def precisions(self) -> dict[str, str]:
         """For the run's metrics: what it trained (when known) and scores in."""
-        score = {"no": "fp32"}.get(self.precision, self.precision)
         train = {} if self.train_precision is None else {"train_precision": self.train_precision}
-        return {**train, "score_precision": score}
+        return {**train, "score_precision": self.score_precision}
 
     def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
         """Longest first (least padding), each batch padded to its longest review."""
@@ -169,9 +175,13 @@ class TransformerPredictor:
     def predict_class_proba(self, texts: Sequence[str]) -> np.ndarray:
         """(n, k) float64 class probabilities in label_names order; with two classes exactly
         [1 - P(positive), P(positive)] of predict_proba."""
+        return self.proba_of_logits(self.logits(texts))
+
+    def proba_of_logits(self, logits: np.ndarray) -> np.ndarray:
+        """(n, k) class probabilities from this model's (n, k) logits, as predict_class_proba."""
         if len(self.label_names) == 2:
-            return binary_columns(self.predict_proba(texts))
-        return softmax_proba(self.logits(texts))
+            return binary_columns(positive_proba(logits))
+        return softmax_proba(logits)
 
     def export_module(self) -> nn.Module:
         """A CPU copy with LoRA adapters merged into the weights (prompt methods stay):

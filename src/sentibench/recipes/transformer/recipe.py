@@ -55,6 +55,7 @@ class TransformerRecipe:
             )
             if not torch.cuda.is_available():  # why this run computes in bf16 or fp32
                 run.log(cpu_precision(config.cpu_precision).reason)
+        val_logits = None
         if config.loop == "trainer":
             from sentibench.recipes.transformer.hf_trainer import train_with_trainer
 
@@ -62,10 +63,14 @@ class TransformerRecipe:
                 model, tokenizer, train, validation, config, run, len(label_names)
             )
         else:
-            model = train_native(model, tokenizer, train, validation, config, run)
+            model, val_logits = train_native(model, tokenizer, train, validation, config, run)
         predictor = TransformerPredictor(model, tokenizer, config, resolved,
                                          label_names=label_names)  # fmt: skip
         predictor.train_precision = training_precision(config)
+        if val_logits is not None and predictor.score_precision == predictor.train_precision:
+            # the loop evaluated the kept model as it scores (same batches and precision):
+            # val_predictions.csv takes those, not a second pass over validation
+            predictor.held_out_validation_proba = predictor.proba_of_logits(val_logits)
         return predictor
 
     def load(self, config: TransformerConfig, model_dir: Path) -> TransformerPredictor:
