@@ -152,7 +152,8 @@ def ensemble_table(runs: Path, sets: dict[str, list[Path]], best: Path, folder: 
             assert list(ens_ids) == list(ids), "the members scored the same test reviews"
             labels = np.ones(len(right), dtype=np.int64)  # McNemar needs only right / wrong
             test = mcnemar_exact(labels, right.astype(np.int64), single.astype(np.int64))
-            weights = ", ".join(f"{w:g}" for w in metrics["weights"])
+            fitted = metrics.get("weights", record.config["config"].get("weights"))  # or older
+            weights = ", ".join(f"{w:g}" for w in fitted)
             low, high = metrics["accuracy_ci95"]
             lines.append(
                 f"| {set_name} ({len(paths)}) | {method} | **{metrics['accuracy']:.4f}** "

@@ -14,7 +14,7 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from sentibench.errors import ConfigError, one_line
 
@@ -44,6 +44,10 @@ class BaseConfig:
             "and apply it wherever the run predicts (model/calibration.json); none: as trained"
         },
     )
+
+    # keys a config no longer has that older run records may hold: dropped when a finished run
+    # is loaded, unknown (an error) anywhere else
+    retired_keys: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.val_fraction < 0.5:

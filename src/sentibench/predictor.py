@@ -6,12 +6,12 @@
     Recipe          how a family builds, trains and loads its Predictor (registry.py names one
                     per model)
 
-A Predictor may also carry `held_out_validation_proba`: P(positive) on the validation split
-((n, k) class probabilities for a k-class model) that val_predictions.csv takes as they are.
-A recipe that refit on train + validation (the linear ones) gives the model chosen before the
-refit's, so that file never comes from a model that trained on those reviews; the transformer
-recipe gives the shared loop's evaluation of the kept epoch, so validation is not predicted
-twice.
+A Predictor may also carry `held_out_validation_proba`: (n,) P(positive) or (n, k) class
+probabilities on the validation split, which the runner takes (val_predictions.csv, the
+temperature's fit, a tune trial's score) instead of predicting validation. A recipe that refit
+on train + validation (the linear ones) gives the model chosen before the refit's, so that file
+never comes from a model that trained on those reviews; the transformer recipe on the shared
+loop gives the loop's evaluation of the kept epoch, so validation is not predicted again.
 
 k classes: a binary Predictor gives P(positive) only. A model of k > 2 classes (a prepared
 folder's label_names) also has `predict_class_proba(texts)` -> (n, k) and `label_names`;

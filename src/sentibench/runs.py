@@ -294,6 +294,8 @@ def load_predictor(path: Path, trust_remote_code: bool = False):  # noqa: ANN201
     refuse_remote_code(record, trust_remote_code)
     recipe = get_spec(record.model).load_recipe()
     values = dict(record.config["config"])
+    for key in recipe.config_cls.retired_keys:
+        values.pop(key, None)
     if REMOTE_CODE_KEY in values:  # on only when recorded and allowed (refused above otherwise)
         values[REMOTE_CODE_KEY] = values[REMOTE_CODE_KEY] is not False and trust_remote_code
     config = apply_values(recipe.config_cls(), values)

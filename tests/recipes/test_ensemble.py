@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 import sentibench
 from sentibench.cli import app
+from sentibench.config import apply_values
 from sentibench.data.dataset import SAMPLE_DIR, load_splits, read_split, split_file
 from sentibench.errors import ConfigError, EnsembleError, SentibenchError
 from sentibench.eval.leaderboard import write_leaderboard
@@ -25,6 +26,7 @@ from sentibench.recipes.ensemble import build
 from sentibench.recipes.ensemble.build import build_ensemble
 from sentibench.recipes.ensemble.combine import combine
 from sentibench.recipes.ensemble.fit import greedy_counts
+from sentibench.recipes.ensemble.recipe import EnsembleConfig
 from sentibench.runs import load_run
 from sentibench.train.runner import run_training
 
@@ -176,6 +178,13 @@ def test_an_ensemble_reloads_with_its_members_predicts_and_is_ranked(members, tm
     row = frame[frame["runs"] == "greedy"].iloc[0]
     assert row["model"] == "ensemble"
     assert row["train_s"] > max(load_run(p).metrics["train_seconds"] for p in paths)
+
+    # an ensemble built when its config recorded the fitted weights still loads (as fitted)
+    edit_json(path / "config.json", lambda c: c["config"].update(weights=[9.0], intercept=1.0))
+    again = sentibench.load_run(path, threads=1).predict_proba(texts.tolist())
+    assert np.array_equal(again, proba)
+    with pytest.raises(SentibenchError, match="Unknown config key 'weights'"):
+        apply_values(EnsembleConfig(), {"weights": [1.0]})  # anywhere else: no such key
 
     moved = tmp_path / "alone"
     shutil.copytree(path, moved)  # without its members beside it

@@ -33,13 +33,13 @@ def parse_label_names(text: str | None) -> tuple[str, ...] | None:
             f"--labels {text!r}: give two or more distinct, non-empty names separated by "
             "commas; their order is the label id."
         )
-    reserved = _first_reserved(names)
+    reserved = _reserved_reason(names)
     if reserved:
         raise ConfigError(f"--labels {text!r}: {reserved}; choose another name.")
     return names
 
 
-def _first_reserved(names: Sequence[str]) -> str | None:
+def _reserved_reason(names: Sequence[str]) -> str | None:
     """Why the first class name that is also a manifest count key cannot be one (None: none is)."""
     for name in names:
         if name in COUNT_KEYS:
@@ -60,7 +60,7 @@ def encode_labels(
     else:
         texts = [(where, [str(v).strip() for v in found]) for where, found in values]
         ids, names = _named(texts, column, given)
-    reserved = _first_reserved(names)  # from the file: --labels' are refused when parsed
+    reserved = _reserved_reason(names)  # from the file: --labels' are refused when parsed
     if reserved:
         raise DataError(f"Column {column!r}: {reserved}; rename that class in the file.")
     return ids, names

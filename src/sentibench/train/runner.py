@@ -151,18 +151,13 @@ def write_predictions(
     return labels
 
 
-def held_out_validation_proba(
-    predictor: Predictor, validation: pd.DataFrame, predicted: np.ndarray | None = None
-) -> np.ndarray:
+def held_out_validation_proba(predictor: Predictor, validation: pd.DataFrame) -> np.ndarray:
     """(n, k) class probabilities on the validation split from a model that never trained on
-    it: the predictor's `held_out_validation_proba` where it has them (a refit's model chosen
-    first, the training loop's evaluation of the kept model), else the kept model's own
-    (`predicted`, where the caller has them already)."""
+    it: the predictor's `held_out_validation_proba` where the recipe kept them (the training
+    loop's evaluation of the kept model; a refit's model chosen first), else predicted now."""
     held_out = getattr(predictor, "held_out_validation_proba", None)
     if held_out is None:
-        if predicted is None:
-            predicted = class_proba(predictor, validation["text"].tolist())
-        proba = np.asarray(predicted, dtype=np.float64)
+        proba = np.asarray(class_proba(predictor, validation["text"].tolist()), dtype=np.float64)
     else:
         proba = np.asarray(held_out, dtype=np.float64)
         proba = binary_columns(proba) if proba.ndim == 1 else proba
@@ -299,7 +294,10 @@ def run_training(
         if config.calibrate == "temperature":  # fitted on validation, before test is read
             validation = splits.validation
             started = time.perf_counter()
-            raw_validation = class_proba(predictor, validation["text"].tolist())
+            # where the recipe kept them (the training loop's evaluation, a linear model's grid)
+            # they are the kept model's own: calibrate is refused with a refit, whose held-out
+            # probabilities come from the model chosen before it
+            raw_validation = held_out_validation_proba(predictor, validation)
             validation_seconds = time.perf_counter() - started
             predictor, calibration = fit_on_validation(
                 predictor, raw_validation, validation["label"].to_numpy()
@@ -308,19 +306,26 @@ def run_training(
             run.log(f"temperature {calibration['temperature']:.4f} fitted on validation")
         save_model(predictor, run)
         names = splits.label_names
-        validation_timing = {}
+        validation_timing = {}  # val_predict_seconds: 0 where the recipe kept its probabilities
         if score_on == "test" and not splits.validation.empty:  # what ensembles fit on
             started = time.perf_counter()
-            held_out = held_out_validation_proba(predictor, splits.validation, validation_proba)
+            held_out = (  # calibrated: the temperature-scaled ones
+                validation_proba
+                if validation_proba is not None
+                else held_out_validation_proba(predictor, splits.validation)
+            )
             write_predictions(run.val_predictions_path, splits.validation["id"], held_out, names)
             validation_seconds += time.perf_counter() - started
             validation_timing["val_predict_seconds"] = round(validation_seconds, 3)
         scored = splits.test if score_on == "test" else splits.validation
         started, cpu_started = time.perf_counter(), time.process_time()
         # (n, k) class probabilities; a binary model's are [1 - p, p] (predictor.class_proba)
-        if score_on == "validation" and raw_validation is not None:
-            raw = raw_validation  # a calibrated tune trial: validation is already predicted,
-            predicted_before = validation_seconds  # and that prediction is its scoring time
+        if score_on == "validation":  # a tune trial (refit off): the kept model's validation
+            # probabilities, predicted once for calibration, kept by the recipe, or predicted now
+            if raw_validation is None:
+                raw_validation = held_out_validation_proba(predictor, scored)
+            raw = raw_validation
+            predicted_before = validation_seconds  # a calibration's prediction is scoring time
         else:
             raw = class_proba(uncalibrated(predictor), scored["text"].tolist())
             predicted_before = 0.0

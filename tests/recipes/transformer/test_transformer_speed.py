@@ -62,6 +62,23 @@ def test_auto_trains_and_scores_in_bf16_only_with_native_bf16(
     assert ("avx512_bf16 native" in log) if native else ("fp32, because this CPU has no" in log)
 
 
+def test_validation_is_predicted_again_where_scoring_is_not_in_the_training_precision(
+    monkeypatch, tiny_backbones, tiny_data
+):
+    # as for P-tuning trained in bf16 (it scores in fp32): the loop's evaluation of validation
+    # is not what the model predicts, so the recipe keeps none and the runner predicts again
+    from sentibench.recipes.transformer import predictor as transformer_predictor
+
+    monkeypatch.setattr(transformer_predictor, "training_precision", lambda config: "bf16")
+    splits = load_splits(str(tiny_data), val_fraction=0.2, seed=0)
+    config = tiny_settings(tiny_backbones["deberta"], method="prefix", epochs=2, lr=5e-3,
+                           require_learning=False)  # fmt: skip
+    runtime.apply(config.threads, config.seed)
+    predictor = RECIPE.train(config, splits, None)
+    assert predictor.precisions == {"train_precision": "bf16", "score_precision": "fp32"}
+    assert predictor.held_out_validation_proba is None
+
+
 def test_token_budget_epoch_has_the_loss_of_unsorted_padded_batches(tiny_backbones, tiny_data):
     splits = load_splits(str(tiny_data), val_fraction=0.0, seed=0)
     config = tiny_settings(tiny_backbones["bert"], batch_tokens=48, epochs=1)

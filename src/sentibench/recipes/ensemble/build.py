@@ -136,9 +136,11 @@ def build_ensemble(
     with recording_outcome(run):
         save_model(spec, run)
         used = [m for m, w in zip(members, spec.weights, strict=True) if w != 0]
-        fitted = {"weights": spec.weights, **({"intercept": spec.intercept}
-                                             if method == "stack" else {})}  # fmt: skip
-        run.log(f"fitted {fitted}")
+        fitted: dict[str, Any] = {"weights": spec.weights}  # metrics.json keeps them too
+        if method == "stack":
+            fitted["intercept"] = spec.intercept
+        run.log(f"weights {spec.weights}" + (f", intercept {spec.intercept:.4f}"
+                                             if method == "stack" else ""))  # fmt: skip
         ids = members[0].test["id"]
         proba = combine(method, proba_matrix(used, ids, "test"),
                         [w for w in spec.weights if w != 0], spec.intercept)  # fmt: skip
@@ -146,7 +148,8 @@ def build_ensemble(
         labels = labels_of(folder, "test", ids)  # the test labels: read here, once, to score
         metrics = classification_metrics(labels, predicted)
         metrics.update(calibration_metrics(labels, proba))  # ECE, Brier, log loss like any run
-        metrics.update(_costs(members, used, fit_seconds), **fitted)
+        metrics.update(_costs(members, used, fit_seconds))
+        metrics.update(fitted)
         atomic_write_json(run.metrics_path, metrics)
         raise_if_collapsed(f"The {method} ensemble", metrics, "test")
     run.set_status("complete")

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -53,6 +53,10 @@ class EnsembleConfig(BaseConfig):
             raise ConfigError(f"rounds must be >= 1, got {self.rounds}.")
         if not self.C > 0:
             raise ConfigError(f"C must be > 0, got {self.C}.")
+
+    # fitted numbers, kept in metrics.json and model/ensemble.json since; ensembles built
+    # before that recorded them in the config
+    retired_keys: ClassVar[tuple[str, ...]] = ("weights", "intercept")
 
     def check_before_run(self) -> None:
         raise ConfigError(BUILT_BY_COMMAND)  # before `train ensemble` makes a run folder

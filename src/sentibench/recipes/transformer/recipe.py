@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from sentibench.recipes.transformer.config import TransformerConfig
 
 if TYPE_CHECKING:  # the predictor imports torch and transformers: only when training/loading
+    import numpy as np
+
     from sentibench.data.dataset import Splits
     from sentibench.recipes.transformer.predictor import TransformerPredictor
     from sentibench.runs import RunDir
@@ -55,7 +57,7 @@ class TransformerRecipe:
             )
             if not torch.cuda.is_available():  # why this run computes in bf16 or fp32
                 run.log(cpu_precision(config.cpu_precision).reason)
-        val_logits = None
+        val_logits: np.ndarray | None = None  # the shared loop's evaluation of the kept epoch
         if config.loop == "trainer":
             from sentibench.recipes.transformer.hf_trainer import train_with_trainer
 
@@ -64,12 +66,17 @@ class TransformerRecipe:
             )
         else:
             model, val_logits = train_native(model, tokenizer, train, validation, config, run)
+        trained_on = next(model.parameters()).device.type  # the loop's device (mps, say)
         predictor = TransformerPredictor(model, tokenizer, config, resolved,
                                          label_names=label_names)  # fmt: skip
         predictor.train_precision = training_precision(config)
-        if val_logits is not None and predictor.score_precision == predictor.train_precision:
-            # the loop evaluated the kept model as it scores (same batches and precision):
-            # val_predictions.csv takes those, not a second pass over validation
+        scores_as_evaluated = (
+            trained_on == predictor.device.type
+            and predictor.score_precision == predictor.train_precision
+        )
+        if val_logits is not None and scores_as_evaluated:
+            # the loop evaluated the kept model as it scores (same batches, device and
+            # precision): the runner takes those, not a second pass over validation
             predictor.held_out_validation_proba = predictor.proba_of_logits(val_logits)
         return predictor
 
