@@ -137,10 +137,11 @@ def build_ensemble(
         save_model(spec, run)
         used = [m for m, w in zip(members, spec.weights, strict=True) if w != 0]
         fitted: dict[str, Any] = {"weights": spec.weights}  # metrics.json keeps them too
+        intercept = ""
         if method == "stack":
             fitted["intercept"] = spec.intercept
-        run.log(f"weights {spec.weights}" + (f", intercept {spec.intercept:.4f}"
-                                             if method == "stack" else ""))  # fmt: skip
+            intercept = f", intercept {spec.intercept:.4f}"
+        run.log(f"weights {spec.weights}{intercept}")
         ids = members[0].test["id"]
         proba = combine(method, proba_matrix(used, ids, "test"),
                         [w for w in spec.weights if w != 0], spec.intercept)  # fmt: skip
