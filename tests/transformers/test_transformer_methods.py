@@ -143,3 +143,32 @@ def test_virtual_tokens_must_fit_the_position_table(tiny_backbones):
     # DeBERTa-v3 has relative positions only: no such limit.
     deberta = tiny_backbones["deberta"]
     build_model(tiny_settings(deberta, method="prompt", max_length=128), str(deberta), tokenizer)
+
+
+# The attention-probability dropout modules, named here (not read from the code's table).
+SELF_ATTENTION = {
+    "bert": "BertSelfAttention",
+    "distilbert": "DistilBertSelfAttention",
+    "roberta": "RobertaSelfAttention",
+    "deberta": "DisentangledSelfAttention",
+}
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_attention_dropout_replaces_only_the_attention_probabilities_dropout(arch, tiny_backbones):
+    backbone = tiny_backbones[arch]
+    tokenizer = load_tokenizer(str(backbone))
+
+    def dropouts(model) -> tuple[set[float], set[float]]:  # (attention probs, all the others)
+        attention = [m for m in model.modules() if type(m).__name__ == SELF_ATTENTION[arch]]
+        assert attention, f"no {SELF_ATTENTION[arch]} in the {arch} model"
+        probs = [m.dropout for m in attention]
+        others = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+        return {d.p for d in probs}, {d.p for d in others if all(d is not p for p in probs)}
+
+    own, _ = dropouts(build_model(tiny_settings(backbone), str(backbone), tokenizer))
+    assert own == {0.1}  # unset: the backbone's own
+    for head in ("auto", "mean_linear") if arch == "bert" else ("auto",):
+        config = tiny_settings(backbone, attention_dropout=0.0, head=head)
+        probs, other = dropouts(build_model(config, str(backbone), tokenizer))
+        assert probs == {0.0} and 0.1 in other  # hidden-state dropout stays as it was

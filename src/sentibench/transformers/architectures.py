@@ -29,6 +29,8 @@ class Architecture:
     self_attention: str  # class whose forward the prefix mechanism extends
     # "module:function" that joins prefixes to those modules (imported only for method prefix)
     prefix_installer: str = INTERFACE_PREFIX
+    # the config key of the attention-probability dropout (TransformerConfig.attention_dropout)
+    attention_dropout_key: str = "attention_probs_dropout_prob"
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -38,7 +40,10 @@ ARCHITECTURES: dict[str, Architecture] = {
     "electra": Architecture(("query", "value"), ("classifier",), "ElectraSelfAttention"),
     # pre_classifier is newly initialised by DistilBertForSequenceClassification: train it too.
     "distilbert": Architecture(
-        ("q_lin", "v_lin"), ("pre_classifier", "classifier"), "DistilBertSelfAttention"
+        ("q_lin", "v_lin"),
+        ("pre_classifier", "classifier"),
+        "DistilBertSelfAttention",
+        attention_dropout_key="attention_dropout",
     ),
     # DeBERTa-v3 checkpoints carry no pooler weights: the ContextPooler is new, so it is trained.
     "deberta-v2": Architecture(
@@ -70,3 +75,14 @@ def lora_targets(model_type: str, configured: list[str]) -> list[str]:
 def head_modules(model_type: str) -> list[str]:
     arch = architecture(model_type)
     return list(arch.head_modules) if arch else ["classifier", "score"]
+
+
+def attention_dropout_setting(model_type: str, probability: float) -> dict[str, float]:
+    """The backbone config override that sets the attention-probability dropout."""
+    arch = architecture(model_type)
+    if arch is None:
+        raise ConfigError(
+            f"attention_dropout: no known attention dropout key for model type '{model_type}'; "
+            "leave attention_dropout unset (the backbone's own)."
+        )
+    return {arch.attention_dropout_key: probability}

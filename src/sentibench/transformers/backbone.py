@@ -13,7 +13,7 @@ it explicitly (False by default), and loading a saved run also needs the user's
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,9 +93,13 @@ def load_config(resolved: str, trust_remote_code: bool = False) -> Any:
 
 
 def load_sequence_classifier(
-    resolved: str, trust_remote_code: bool = False, num_labels: int = 2
+    resolved: str,
+    trust_remote_code: bool = False,
+    num_labels: int = 2,
+    overrides: Mapping[str, Any] | None = None,
 ) -> tuple[Any, set[str]]:
-    """AutoModelForSequenceClassification and the names of the weights it had to initialise."""
+    """AutoModelForSequenceClassification and the names of the weights it had to initialise;
+    `overrides` replace keys of the backbone's config (attention_probs_dropout_prob, say)."""
     from transformers import AutoModelForSequenceClassification
 
     model, info = _load(
@@ -105,19 +109,26 @@ def load_sequence_classifier(
             num_labels=num_labels,
             trust_remote_code=trust_remote_code,
             output_loading_info=True,
+            **dict(overrides or {}),
         ),
     )
     return model, set(info.get("missing_keys", ()))
 
 
-def load_encoder(resolved: str, trust_remote_code: bool = False) -> tuple[Any, set[str]]:
-    """The bare AutoModel (with its pooler where the architecture has one)."""
+def load_encoder(
+    resolved: str, trust_remote_code: bool = False, overrides: Mapping[str, Any] | None = None
+) -> tuple[Any, set[str]]:
+    """The bare AutoModel (with its pooler where the architecture has one); `overrides` as in
+    load_sequence_classifier."""
     from transformers import AutoModel
 
     model, info = _load(
         resolved,
         lambda: AutoModel.from_pretrained(
-            resolved, trust_remote_code=trust_remote_code, output_loading_info=True
+            resolved,
+            trust_remote_code=trust_remote_code,
+            output_loading_info=True,
+            **dict(overrides or {}),
         ),
     )
     return model, set(info.get("missing_keys", ()))

@@ -37,8 +37,9 @@ from torch import nn
 
 from sentibench.errors import ConfigError, SentibenchError
 from sentibench.labels import BINARY_LABELS
-from sentibench.transformers.architectures import HFModel
+from sentibench.transformers.architectures import HFModel, attention_dropout_setting
 from sentibench.transformers.backbone import (
+    load_config,
     load_encoder,
     load_sequence_classifier,
     load_tokenizer,
@@ -58,18 +59,29 @@ def load_base(
     """The pretrained classifier for `config.head` with one output per label name, and the
     modules that form its head."""
     names = tuple(label_names)
+    overrides = backbone_overrides(config, resolved)
     if config.head in POOLINGS:
-        encoder, missing = load_encoder(resolved, config.trust_remote_code)
+        encoder, missing = load_encoder(resolved, config.trust_remote_code, overrides)
         model = PooledLinearClassifier(encoder, len(names), pooling=POOLINGS[config.head])
         missing = {f"encoder.{key}" for key in missing} | {"classifier.weight"}
     elif config.head == "auto":
-        model, missing = load_sequence_classifier(resolved, config.trust_remote_code, len(names))
+        model, missing = load_sequence_classifier(
+            resolved, config.trust_remote_code, len(names), overrides
+        )
     else:
         raise ConfigError(f"head must be one of {', '.join(HEADS)}, got {config.head!r}.")
     if names != BINARY_LABELS:  # the names in the saved config.json too (binary: HF's own)
         model.config.id2label = dict(enumerate(names))
         model.config.label2id = {name: i for i, name in enumerate(names)}
     return model, trainable_head(model, missing)
+
+
+def backbone_overrides(config: Any, resolved: str) -> dict[str, float]:
+    """Keys of the backbone's own config that the run replaces (none by default)."""
+    if getattr(config, "attention_dropout", None) is None:
+        return {}
+    model_type = load_config(resolved, config.trust_remote_code).model_type
+    return attention_dropout_setting(model_type, config.attention_dropout)
 
 
 def check_length(config: Any, model: HFModel, tokenizer: Any) -> None:

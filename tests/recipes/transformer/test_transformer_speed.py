@@ -116,3 +116,11 @@ def test_batch_tokens_must_hold_a_review_and_needs_the_native_loop(tiny_backbone
         dataclasses.replace(base, batch_tokens=16)
     with pytest.raises(ConfigError, match="needs loop"):
         dataclasses.replace(base, batch_tokens=64, loop="trainer")
+
+
+def test_attention_dropout_is_a_probability_or_unset(tiny_backbones):
+    base = tiny_settings(tiny_backbones["bert"])
+    assert base.attention_dropout is None  # unset: the backbone's own
+    for wrong in (1.0, -0.1):
+        with pytest.raises(ConfigError, match="'attention_dropout' must be in"):
+            dataclasses.replace(base, attention_dropout=wrong)

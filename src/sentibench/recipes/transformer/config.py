@@ -87,6 +87,13 @@ class TransformerConfig(BaseConfig):
             "group_by_length (native loop); 0: batch_size reviews per batch"
         },
     )
+    attention_dropout: float | None = field(
+        default=None,
+        metadata={
+            "help": "dropout on the attention probabilities while training; unset: the "
+            "backbone's own (0.1 for BERT-likes). 0 lets CPUs use the fused attention kernel"
+        },
+    )
     patience: int = field(
         default=0, metadata={"help": "early stop after N epochs without better val acc; 0: off"}
     )
@@ -135,6 +142,10 @@ class TransformerConfig(BaseConfig):
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(
                 f"Config key 'warmup_ratio' must be in [0, 1), got {self.warmup_ratio}."
+            )
+        if self.attention_dropout is not None and not 0.0 <= self.attention_dropout < 1.0:
+            raise ConfigError(
+                f"Config key 'attention_dropout' must be in [0, 1), got {self.attention_dropout}."
             )
         if self.batch_tokens and self.batch_tokens < self.max_length:
             raise ConfigError(
