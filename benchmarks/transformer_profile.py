@@ -1,7 +1,7 @@
 """Where a CPU training step of MiniLM-L6 (minilm_full) spends its time, fp32 vs bf16, and
 whether torch.compile pays -> BENCHMARKS.md (section transformer-profile, issue 18).
 
-    python benchmarks/transformer_profile.py --threads 2             # profile + compile row
+    python benchmarks/transformer_profile.py --threads 2             # profile + switch rows
     python benchmarks/transformer_profile.py --threads 1 --reviews 16 --no-compile --no-write
 
 transformer_speed.py measures throughput; this explains it. In one process, at --threads torch
@@ -13,10 +13,12 @@ shape transformer_speed.py measures (256 tokens, batch 16, length-grouped):
    bmm, oneDNN linear), attention (scaled_dot_product kernels), dtype casts (copy_, _to_copy)
    and the rest (element-wise, norms, softmax, dropout, embedding, the optimizer's updates),
    plus the AdamW step's total share and the top operators.
-2. --compile (default on): the same epoch in the precision training uses on this CPU (bf16
-   where it is native, else fp32) with the model wrapped in torch.compile(dynamic=True)
-   (inductor on the CPU), after a warm-up epoch that compiles it: reviews/s beside the eager
-   epoch's, and the compile seconds.
+2. The speed switches of the transformer recipe, in the precision training uses on this CPU
+   (bf16 where it is native, else fp32), each an epoch on the same reviews from the same
+   seeded weights: attention_dropout unset (the backbone's 0.1) or 0 (which lets attention run
+   as SDPA's fused CPU kernel), eager or --compile (default on: torch.compile in place,
+   inductor, dynamic shapes, as torch_compile = true does; after a warm-up epoch that
+   compiles it). reviews/s of each against the default, and the compile seconds.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
 from sections import (  # benchmarks/ is on sys.path when run
     add_output_options,
     command_line,
@@ -83,15 +84,56 @@ def profiled_epoch(config: Any, tokenizer: Any, resolved: str, train: EncodedRev
     }
 
 
-def compiled_epoch(config: Any, tokenizer: Any, resolved: str, warm: EncodedReviews,
-                   train: EncodedReviews, root: Path) -> dict[str, Any]:  # fmt: skip
-    """An epoch of a torch.compile'd model in config's precision: compile warm-up seconds,
-    timed epoch seconds and reviews/s."""
+def switched_epoch(
+    config: Any,
+    tokenizer: Any,
+    resolved: str,
+    warm: EncodedReviews,
+    train: EncodedReviews,
+    root: Path,
+    compiled: bool,
+) -> dict[str, Any]:
+    """An epoch in config's precision and attention dropout, eager or compiled in place as the
+    recipe's torch_compile does: seconds, reviews/s (and the compiling warm-up's seconds)."""
+    from sentibench.recipes.transformer.native import COMPILE_BACKEND
+
+    name = f"ad{config.attention_dropout}-{'compiled' if compiled else 'eager'}"
+    if not compiled:
+        _, seconds = train_once(config, tokenizer, resolved, train, root, name)
+        return {"seconds": seconds, "reviews_per_s": len(train) / seconds}
     runtime.apply(config.threads, config.seed)
-    model = torch.compile(build_model(config, resolved, tokenizer), dynamic=True)
-    model, warmup = timed_epoch(model, config, tokenizer, warm, root, "compile-warmup")
-    _, seconds = timed_epoch(model, config, tokenizer, train, root, "compiled")
+    model = build_model(config, resolved, tokenizer)
+    model.compile(backend=COMPILE_BACKEND, dynamic=True)
+    model, warmup = timed_epoch(model, config, tokenizer, warm, root, f"{name}-warmup")
+    _, seconds = timed_epoch(model, config, tokenizer, train, root, name)
     return {"warmup_seconds": warmup, "seconds": seconds, "reviews_per_s": len(train) / seconds}
+
+
+def switch_rows(
+    args: argparse.Namespace,
+    precision: str,
+    tokenizer: Any,
+    resolved: str,
+    warm: EncodedReviews,
+    train: EncodedReviews,
+    root: Path,
+) -> list[dict[str, Any]]:
+    """Every (attention dropout, compile) pair, default first; a failed compile says why."""
+    rows = []
+    for dropout in (None, 0.0):
+        overrides = [] if dropout is None else [f"attention_dropout={dropout}"]
+        speed_args = argparse.Namespace(threads=args.threads, batch_tokens=0,
+                                        overrides=overrides, seed=args.seed)  # fmt: skip
+        config = settings(speed_args, precision, "grouped")
+        for compiled in (False, True) if args.compile else (False,):
+            row: dict[str, Any] = {"attention_dropout": dropout, "compiled": compiled}
+            try:
+                row.update(switched_epoch(config, tokenizer, resolved, warm, train, root, compiled))
+            except Exception as exc:  # inductor needs a C++ compiler; say why it did not run
+                row["error"] = f"{type(exc).__name__}: {exc}"[:300]
+            print(f"switches: {row}", flush=True)
+            rows.append(row)
+    return rows
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -117,19 +159,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{precision}: {found['reviews_per_s']:.2f} reviews/s (profiled)", flush=True)
             for group, share in found["groups"].items():
                 print(f"  {share:6.1%} {group}", flush=True)
-        if args.compile:  # in the precision training would use here
-            result["compile_precision"] = "bf16" if native else "fp32"
-            config = settings(speed_args, result["compile_precision"], "grouped")
-            _, eager_seconds = train_once(config, tokenizer, resolved, train, root, "eager")
-            started = time.perf_counter()
-            try:
-                result["compiled"] = compiled_epoch(config, tokenizer, resolved, warm, train, root)
-            except Exception as exc:  # inductor needs a C++ compiler; say why it did not run
-                result["compiled"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-            result["compiled"]["wall_seconds"] = time.perf_counter() - started
-            per_s = len(train) / eager_seconds
-            result["eager"] = {"seconds": eager_seconds, "reviews_per_s": per_s}
-            print(f"compiled: {result['compiled']}; eager {result['eager']}", flush=True)
+        result["switch_precision"] = "bf16" if native else "fp32"  # what training uses here
+        result["switches"] = switch_rows(args, result["switch_precision"], tokenizer, resolved,
+                                         warm, train, root)  # fmt: skip
     return result
 
 
@@ -159,20 +191,28 @@ def section(result: dict[str, Any]) -> str:
     for precision, p in profiles.items():
         top = ", ".join(f"{name} {share:.1%} ({count})" for name, share, count in p["top"])
         lines += ["", f"- Top operators, {precision} (self time, calls): {top}."]
-    compiled = result.get("compiled")
-    if compiled is not None:
-        eager, precision = result["eager"], result["compile_precision"]
-        if "error" in compiled:
-            lines.append(f"- torch.compile ({precision}, dynamic=True) did not run: "
-                         f"{compiled['error']}")  # fmt: skip
-        else:
-            ratio = compiled["reviews_per_s"] / eager["reviews_per_s"]
-            lines.append(
-                f"- torch.compile (inductor, dynamic=True), {precision}: "
-                f"{compiled['reviews_per_s']:.2f} reviews/s against eager {precision} "
-                f"{eager['reviews_per_s']:.2f} on the same epoch ({ratio:.2f}x), after "
-                f"{compiled['warmup_seconds']:.0f} s of compiling warm-up."
+    rows = result.get("switches", [])
+    if rows:
+        default = rows[0].get("reviews_per_s")
+        lines += [
+            "",
+            f"Speed switches of the transformer recipe ({result['switch_precision']}, the same "
+            "reviews, each epoch from the same seeded weights, one after the other):",
+            "",
+            "| attention_dropout | torch_compile | reviews/s | vs default | compiling warm-up s |",
+            "|---|---|---|---|---|",
+        ]
+        for row in rows:
+            dropout = (
+                "unset (0.1)" if row["attention_dropout"] is None else row["attention_dropout"]
             )
+            if "error" in row:
+                lines.append(f"| {dropout} | {row['compiled']} | did not run: {row['error']} |||")
+                continue
+            ratio = f"{row['reviews_per_s'] / default:.2f}x" if default else "-"
+            warmup = f"{row['warmup_seconds']:.0f}" if "warmup_seconds" in row else "-"
+            lines.append(f"| {dropout} | {row['compiled']} | {row['reviews_per_s']:.2f} | "
+                         f"{ratio} | {warmup} |")  # fmt: skip
     return "\n".join(lines)
 
 

@@ -124,3 +124,47 @@ def test_attention_dropout_is_a_probability_or_unset(tiny_backbones):
     for wrong in (1.0, -0.1):
         with pytest.raises(ConfigError, match="'attention_dropout' must be in"):
             dataclasses.replace(base, attention_dropout=wrong)
+
+
+def test_torch_compile_trains_through_dynamo_and_saves_plain_names(
+    monkeypatch, tiny_backbones, tiny_data, tmp_path
+):
+    from sentibench.recipes.transformer import native
+
+    graphs: list[torch.fx.GraphModule] = []
+
+    def recording(graph, example_inputs):  # a real dynamo backend: runs the captured graph
+        graphs.append(graph)
+        return graph.forward
+
+    monkeypatch.setattr(native, "COMPILE_BACKEND", recording)  # inductor takes minutes
+    splits = load_splits(str(tiny_data), val_fraction=0.25, seed=0)
+    texts = splits.test["text"].tolist()[:6]
+    logits = {}
+    try:
+        for compiled in (False, True):
+            config = tiny_settings(tiny_backbones["bert"], torch_compile=compiled,
+                                   require_learning=False, batch_tokens=64)  # fmt: skip
+            run = RunDir(tmp_path / f"run-{compiled}")
+            run.create()
+            runtime.apply(config.threads, config.seed)
+            predictor = RECIPE.train(config, splits, run)
+            logits[compiled] = predictor.logits(texts)
+        assert graphs, "training never went through torch.compile"
+        assert "torch.compile" in (tmp_path / "run-True" / "train.log").read_text()
+        # dynamo runs the same operations: the compiled run trains to the same model
+        torch.testing.assert_close(logits[True], logits[False], rtol=1e-4, atol=1e-5)
+        assert not any("_orig_mod" in key for key in predictor.model.state_dict())
+        predictor.save(tmp_path / "model")
+        loaded = RECIPE.load(config, tmp_path / "model")
+        torch.testing.assert_close(loaded.logits(texts), logits[True], rtol=1e-5, atol=1e-6)
+    finally:
+        torch._dynamo.reset()  # no compiled code cached for the next tests
+
+
+def test_torch_compile_reaches_the_hf_trainer(tiny_backbones, tmp_path):
+    from sentibench.recipes.transformer.hf_trainer import training_arguments
+
+    for compiled in (False, True):
+        config = tiny_settings(tiny_backbones["bert"], loop="trainer", torch_compile=compiled)
+        assert training_arguments(config, tmp_path).torch_compile is compiled

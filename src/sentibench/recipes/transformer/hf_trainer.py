@@ -150,6 +150,7 @@ def training_arguments(config: TransformerConfig, output_dir: Path, validates: b
         remove_unused_columns=False,  # our datasets hold exactly the model's inputs
         label_names=["labels"],
         dataloader_num_workers=0,
+        torch_compile=config.torch_compile,
         disable_tqdm=not sys.stderr.isatty(),
     )
 

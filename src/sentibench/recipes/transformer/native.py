@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from sentibench.data.dataset import Splits
     from sentibench.runs import RunDir
 
+COMPILE_BACKEND = "inductor"  # torch.compile's own default, named for the tests
+
 
 def encode_splits(
     config: TransformerConfig, tokenizer: Any, splits: Splits
@@ -89,6 +91,13 @@ def train_native(
         mixed_precision=resolve_precision(config.mixed_precision),
         cpu_bf16=not torch.cuda.is_available() and training_precision(config) == "bf16",
     )
+    if config.torch_compile:
+        # in place (nn.Module.compile): parameters, checkpoints and the saved model keep their
+        # names, where torch.compile's wrapper would prefix them with "_orig_mod."
+        model.compile(backend=COMPILE_BACKEND, dynamic=True)
+        if run is not None:
+            run.log(f"torch.compile ({COMPILE_BACKEND}, dynamic shapes): the first batches "
+                    "of training and of evaluation compile")  # fmt: skip
     result = train_loop(model, train_batches, val_batches, loop_config, run)
     if result.best_val_logits is None:
         return result.model, None
