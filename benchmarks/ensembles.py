@@ -128,9 +128,11 @@ def build_sets(runs: Path, sets: dict[str, list[Path]]) -> dict[str, list[Path]]
         for method in METHODS:
             out = runs / "ensembles" / f"{set_name}-{method}"
             if _is_complete(out):
-                kept = [m["name"] for m in load_run(out).config["config"]["members"]]
-                if kept != [p.name for p in paths]:  # members finished since: build it again
-                    raise SystemExit(f"{out} has other members than {set_name} now; remove it")
+                members = load_run(out).config["config"]["members"]
+                kept = [(m["name"], m["created"]) for m in members]
+                now = [(p.name, load_run(p).config["created"]) for p in paths]
+                if kept != now:  # members finished or trained again since: build it again
+                    raise SystemExit(f"{out} has other member runs than {set_name} now; remove it")
                 continue
             build_ensemble(paths, method, out)
     return sets

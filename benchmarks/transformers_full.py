@@ -38,7 +38,8 @@ TRANSFORMERS = ("minilm_full", "minilm_lora")
 LINEAR = ("nbsvm", "tfidf_lr")  # their cpu presets carve val_fraction 0.1 with seed 0 too
 TARGETS = {"minilm_full": 0.91, "minilm_lora": 0.90}
 BASELINE = "nbsvm-val-s0"
-SHOWN = ("max_length", "truncation", "head_tokens", "epochs", "batch_tokens", "lr")
+SHOWN = ("max_length", "truncation", "head_tokens", "epochs", "batch_tokens", "lr",
+         "attention_dropout")  # fmt: skip
 
 
 def members(models: tuple[str, ...]) -> list[Member]:
@@ -98,7 +99,8 @@ def row(name: str, record: RunRecord, validation: float, versus: str) -> str:
     metrics = record.metrics or {}
     target = TARGETS.get(model)
     met = "" if target is None else (" (met)" if metrics["accuracy"] >= target else " (not met)")
-    settings = ", ".join(f"{k} {config[k]}" for k in SHOWN if k in config) or "cpu preset"
+    shown = [k for k in SHOWN if config.get(k) is not None]  # unset: the backbone's own
+    settings = ", ".join(f"{k} {config[k]}" for k in shown) or "cpu preset"
     low, high = metrics["accuracy_ci95"]
     n_train, n_test = counts["train"]["n"], counts["test"]["n"]
     return (

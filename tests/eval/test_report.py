@@ -195,3 +195,21 @@ def test_length_buckets_are_quartiles_with_word_ranges():
     buckets = length_bucket_labels(pd.Series(range(1, 101)))
     assert list(buckets.cat.categories) == ["1–25", "26–50", "51–75", "76–100"]
     assert buckets.value_counts().tolist() == [25, 25, 25, 25]
+
+
+def test_records_from_before_a_key_existed_group_with_its_default(tmp_path):
+    from sentibench.eval.report.tables import run_table
+    from sentibench.runs import RunRecord
+
+    def record(name: str, **config) -> RunRecord:
+        values = {"seed": 0, "lr": 1e-4, **config}
+        return RunRecord(tmp_path / name, {"model": "minilm_full", "config": values},
+                         "complete", None, {"accuracy": 0.9})  # fmt: skip
+
+    table = run_table([
+        record("old"),  # written before the keys existed
+        record("new", attention_dropout=None, torch_compile=False, calibrate="none"),
+        record("fast", attention_dropout=0.0),
+    ], tmp_path)  # fmt: skip
+    keys = dict(zip(table["run"], table["config_key"], strict=True))
+    assert keys["old"] == keys["new"] != keys["fast"]

@@ -46,7 +46,14 @@ GROUP_COLUMNS = [
 
 # Config keys added after run records existed, at the value that records without them imply:
 # left out of the group key, so an old record and a new one of the same setting group together.
-ADDED_DEFAULTS = {"calibrate": "none"}
+ADDED_DEFAULTS = {
+    "calibrate": "none",
+    # the transformer recipe's CPU speed keys (issue 18)
+    "cpu_precision": "fp32",
+    "batch_tokens": 0,
+    "torch_compile": False,
+    "attention_dropout": None,
+}
 
 
 def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
@@ -56,7 +63,7 @@ def run_table(records: list[RunRecord], root: Path) -> pd.DataFrame:
         config = dict(record.config.get("config") or {})
         seed = config.pop("seed", None)
         for key, default in ADDED_DEFAULTS.items():
-            if config.get(key) == default:
+            if key in config and config[key] == default:
                 del config[key]
         data = record.config.get("data") or {}
         metrics = record.metrics or {}
