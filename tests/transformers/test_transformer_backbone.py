@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,14 @@ def test_local_folder_loads_and_reports_the_new_head(tiny_backbones):
     assert model.config.num_labels == 2
     # The tiny backbone has no classifier and (like DeBERTa-v3) no pooler weights.
     assert {"classifier.weight", "pooler.dense.weight"} <= missing
+
+
+def test_half_precision_checkpoints_load_as_fp32_master_weights(tiny_backbones, tmp_path):
+    import torch
+    from transformers import AutoModel
+
+    half = tmp_path / "half"
+    shutil.copytree(tiny_backbones["bert"], half)
+    AutoModel.from_pretrained(str(half), dtype=torch.float16).save_pretrained(half)
+    model, _ = load_sequence_classifier(str(half))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}

@@ -21,6 +21,10 @@ from sentibench.errors import ConfigError, SentibenchError
 
 T = TypeVar("T")
 BUNDLED = "minilm"
+# Weights load as fp32 whatever the checkpoint stores (fp16 and bf16 ones are common): they are
+# the master weights, and bf16 / fp16 compute comes from autocast (transformers 5 would
+# otherwise keep the checkpoint's dtype).
+MASTER_DTYPE = "float32"
 
 
 def resolve_backbone(name: str) -> str:
@@ -109,6 +113,7 @@ def load_sequence_classifier(
             num_labels=num_labels,
             trust_remote_code=trust_remote_code,
             output_loading_info=True,
+            dtype=MASTER_DTYPE,
             **dict(overrides or {}),
         ),
     )
@@ -128,6 +133,7 @@ def load_encoder(
             resolved,
             trust_remote_code=trust_remote_code,
             output_loading_info=True,
+            dtype=MASTER_DTYPE,
             **dict(overrides or {}),
         ),
     )

@@ -119,6 +119,6 @@ def length_grouped_sampler(
     return LengthGroupedSampler(batch_size, lengths=dataset.lengths, generator=generator)
 
 
-def length_sorted_order(ids: list[list[int]]) -> list[int]:
+def length_sorted_order(ids: Sequence[Sequence[int]]) -> list[int]:
     """Indices from longest to shortest: the cheapest order to predict in (least padding)."""
     return sorted(range(len(ids)), key=lambda i: -len(ids[i]))

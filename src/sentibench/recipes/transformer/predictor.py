@@ -149,7 +149,10 @@ class TransformerPredictor:
 
     def batches(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, Batch]]:
         """Longest first (least padding), each batch padded to its longest review."""
-        ids = self.encoder.encode(texts)
+        return self.batches_of_ids(self.encoder.encode(texts))
+
+    def batches_of_ids(self, ids: Sequence[Sequence[int]]) -> Iterator[tuple[np.ndarray, Batch]]:
+        """batches() of reviews already encoded."""
         order = np.asarray(length_sorted_order(ids), dtype=np.int64)
         size = self.config.eval_batch_size
         for start in range(0, len(order), size):
@@ -164,9 +167,14 @@ class TransformerPredictor:
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """(n, k) float32 logits, in the order of `texts` (k = len(label_names))."""
+        return self.logits_of_ids(self.encoder.encode(texts))
+
+    def logits_of_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """logits() of reviews already encoded as this predictor encodes them (specials
+        included, within max_length): for token ids prepared elsewhere."""
         self.model.eval()
         k = len(self.label_names)
-        return batch_logits(self.batches(texts), len(texts), self._logits_of, k)
+        return batch_logits(self.batches_of_ids(ids), len(ids), self._logits_of, k)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         require_binary(self.label_names)
