@@ -370,6 +370,10 @@ def run_on_gpu(args: argparse.Namespace) -> None:
     out.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
+def gib(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def section(figures: dict[str, Any]) -> str:
     meta = figures["pack"]
     counts = meta["counts"]
@@ -393,7 +397,7 @@ def section(figures: dict[str, Any]) -> str:
             f"| {r['model']} | {r['method']} | {r['epochs']} | {r['val_accuracy']:.4f} "
             f"| **{r['accuracy']:.4f}** | {low:.4f}-{high:.4f} | {r['train_seconds']:.0f} "
             f"| {r['train_reviews_per_s']:.0f} | {r['test_reviews_per_s']:.0f} "
-            f"| {r['peak_gib']:.1f} |"
+            f"| {gib(r['peak_gib'])} |"
         )
     for failed in figures.get("failed", []):
         lines.append(f"- {failed['model']} did not train: {failed['error']}")
@@ -404,13 +408,14 @@ def section(figures: dict[str, Any]) -> str:
             f"DeBERTa-v3-base-shaped model (random weights), {shaped['max_length']} tokens, bf16, "
             f"gradient checkpointing, batch 2 x accumulation 8: {shaped['step_seconds']:.3f} s "
             f"per optimizer step over {shaped['steps']} steps "
-            f"({shaped['train_reviews_per_s']:.1f} reviews/s), peak {shaped['peak_gib']:.1f} GiB; "
+            f"({shaped['train_reviews_per_s']:.1f} reviews/s), peak {gib(shaped['peak_gib'])} GiB; "
             f"scoring {shaped['score_reviews_per_s']:.0f} reviews/s at batch 64.",
             "",
             "Predicted wall time of the published suite's transformers on this GPU (an "
             "estimate: measured rate x training reviews x epochs + test scoring, scaled by "
             "encoder FLOPs per review for other backbones, which ignores DeBERTa's costlier "
-            "attention and so over-predicts BERT-likes; method full everywhere):",
+            "attention and so over-predicts BERT-likes; measured with every weight training, so it "
+            "over-predicts the adapter methods too):",
             "",
             "| model | backbone | method | epochs | FLOPs vs DeBERTa | predicted h |",
             "|---|---|---|---|---|---|",
