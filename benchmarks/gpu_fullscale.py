@@ -338,10 +338,12 @@ def run_on_gpu(args: argparse.Namespace) -> None:
     pack_dir = Path(args.pack).resolve()
     meta, data = read_pack(pack_dir)
     if args.smoke:  # the code paths on a few reviews, and a short DeBERTa-shaped model input
-        data = {s: EncodedReviews(d.ids[:48], d.labels[:48]) for s, d in data.items()}
+        n = args.reviews
+        data = {s: EncodedReviews(d.ids[:n], d.labels[:n]) for s, d in data.items()}
         meta["counts"] = {s: len(d) for s, d in data.items()}
     figures: dict[str, Any] = {
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU (smoke)",
+        "smoke": args.smoke,
         "torch": torch.__version__,
         "pack": meta,
         "methods": [],
@@ -442,7 +444,8 @@ def main() -> None:
     running.add_argument("--models", default=",".join(MODELS))
     running.add_argument("--steps", type=int, default=50, help="DeBERTa-shaped steps; 0: skip")
     running.add_argument("--set", dest="overrides", action="append", default=[])
-    running.add_argument("--smoke", action="store_true", help="48 reviews a split, CPU allowed")
+    running.add_argument("--smoke", action="store_true", help="--reviews a split, CPU allowed")
+    running.add_argument("--reviews", type=int, default=48, help="reviews a split with --smoke")
     summarising = verbs.add_parser("summarise", help="here: a run's JSON -> BENCHMARKS.md")
     summarising.add_argument("--figures", type=Path, required=True)
     add_output_options(summarising)
@@ -453,6 +456,10 @@ def main() -> None:
         run_on_gpu(args)
     else:
         figures = json.loads(args.figures.read_text(encoding="utf-8"))
+        if figures.get("smoke") and not args.no_write:  # a subset's figures, not the section's
+            raise SystemExit(
+                f"{args.figures} holds a --smoke run's figures: read them with --no-write"
+            )
         publish("gpu-fullscale", section(figures), args)
 
 

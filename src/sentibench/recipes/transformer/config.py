@@ -99,7 +99,7 @@ class TransformerConfig(BaseConfig):
         metadata={
             "help": "dropout on the attention probabilities while training; unset: the "
             "backbone's own (0.1 for BERT-likes). 0 lets CPUs use the fused attention kernel "
-            "(minilm_full's cpu preset: 1.31x faster training, BENCHMARKS.md)"
+            "(the MiniLM cpu presets: 1.31x-1.50x faster training, BENCHMARKS.md)"
         },
     )
     patience: int = field(
