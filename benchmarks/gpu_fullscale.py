@@ -57,12 +57,6 @@ SHAPES = {
 }
 
 
-def device() -> Any:
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def synchronize() -> None:
     import torch
 
@@ -78,9 +72,10 @@ def reset_peak() -> None:
 
 
 def peak_gib() -> float | None:
-    import torch
+    from sentibench.provenance import peak_gpu_mib
 
-    return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
+    mib = peak_gpu_mib()
+    return None if mib is None else mib / 2**10
 
 
 def preset_config(model: str, preset: str, overrides: list[str]) -> Any:
@@ -216,6 +211,8 @@ def deberta_shaped(steps: int, max_length: int = 512) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForSequenceClassification, DebertaV2Config
 
+    from sentibench.recipes.transformer.predictor import autocast, best_device
+
     config = DebertaV2Config(
         vocab_size=128_100,
         hidden_size=768,
@@ -233,7 +230,7 @@ def deberta_shaped(steps: int, max_length: int = 512) -> dict[str, Any]:
         max_relative_positions=-1,
         num_labels=2,
     )
-    on = device()
+    on = best_device()
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_config(config).to(on)
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -248,7 +245,7 @@ def deberta_shaped(steps: int, max_length: int = 512) -> dict[str, Any]:
 
     def optimizer_step() -> None:
         for _ in range(accumulation):
-            with torch.autocast(on.type, dtype=torch.bfloat16):
+            with autocast("bf16", on):
                 loss = model(**inputs(batch)).loss / accumulation
             loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -266,7 +263,7 @@ def deberta_shaped(steps: int, max_length: int = 512) -> dict[str, Any]:
     step_seconds = (time.perf_counter() - started) / steps
     peak = peak_gib()
     model.eval()
-    with torch.no_grad(), torch.autocast(on.type, dtype=torch.bfloat16):
+    with torch.no_grad(), autocast("bf16", on):
         model(**inputs(64))
         synchronize()
         started = time.perf_counter()
